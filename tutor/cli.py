@@ -1,0 +1,158 @@
+"""The `fm-tutor` command line. Imports stay lazy so `--help` and `check` never load Textual or torch."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", metavar="DIR", help="where progress.db lives (default: the user data dir; env FM_TUTOR_DATA_DIR)")
+    p.add_argument("--content", metavar="DIR", help="a course directory to use instead of the installed one (env FM_TUTOR_CONTENT)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="fm-tutor",
+        description="A terminal tutor for the Foundation Models course: lessons, runnable cells, quizzes, review, progress.",
+        epilog="Run without a command to open the tutor where you left off. Keys inside the app: press ? for help.",
+    )
+    ap.add_argument("--version", action="version", version=f"fm-tutor {__version__}")
+    _add_common(ap)
+    sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
+
+    p = sub.add_parser("lesson", help="open a lesson (e.g. `fm-tutor lesson 08`)", description="Open the tutor at a lesson, at the step where you stopped.")
+    p.add_argument("lesson", help="lesson number, file name or a unique part of its title")
+    p.add_argument("--step", help="step id to open at")
+    _add_common(p)
+
+    p = sub.add_parser("path", help="make a learning path active and open it (quick, vision, multimodal, complete)", description="Make a recommended learning path active and open the tutor at its next lesson.")
+    p.add_argument("path", nargs="?", help="path id or title; omit to list the paths")
+    _add_common(p)
+
+    p = sub.add_parser("check", help="validate a course directory (lesson format, quizzes, references)", description="Validate the lessons and course.toml of a course directory. Prints file:line: message for every problem; exits 1 on any error.")
+    p.add_argument("dir", nargs="?", help="course directory holding course.toml (default: the installed course)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only errors and the summary")
+
+    p = sub.add_parser("stats", help="words, cells, exercises and questions per written lesson", description="Print per-lesson content statistics.")
+    p.add_argument("dir", nargs="?", help="course directory (default: the installed course)")
+
+    p = sub.add_parser("bench", help="benchmarks (start-up, step open); see tests/benchmarks", description="Run a benchmark and print its figures against a baseline measured in the same run.")
+    p.add_argument("what", nargs="?", default="reader", choices=["reader", "startup", "kernel", "model", "progress"], help="which benchmark (default: reader)")
+    p.add_argument("--runs", type=int, default=5, help="repetitions (default 5)")
+    _add_common(p)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    if getattr(args, "data_dir", None):
+        os.environ["FM_TUTOR_DATA_DIR"] = str(Path(args.data_dir).expanduser().resolve())
+    if getattr(args, "content", None):
+        os.environ["FM_TUTOR_CONTENT"] = str(Path(args.content).expanduser().resolve())
+    cmd = args.cmd
+    if cmd == "check":
+        return cmd_check(args)
+    if cmd == "stats":
+        return cmd_stats(args)
+    if cmd == "bench":
+        from .bench import run_bench
+
+        return run_bench(args.what, runs=args.runs)
+    if cmd == "path" and not args.path:
+        return cmd_list_paths()
+    return cmd_launch(args)
+
+
+def _content_root() -> Path | None:
+    c = os.environ.get("FM_TUTOR_CONTENT")
+    return Path(c) if c else None
+
+
+def cmd_check(args) -> int:
+    from .course import validate_course
+
+    root = Path(args.dir) if args.dir else _content_root()
+    course, problems = validate_course(root)
+    errors = [p for p in problems if p.severity == "error"]
+    warnings = [p for p in problems if p.severity != "error"]
+    for p in problems:
+        if p.severity == "error" or not args.quiet:
+            print(p)
+    if course is not None:
+        written = course.written_ids()
+        n_cells = sum(len(course.lesson(i).cells) for i in written if course.lesson(i))
+        n_q = sum(len(course.lesson(i).quizzes) for i in written if course.lesson(i))
+        print(
+            f"checked {len(written)} written lesson(s) of {len(course.entries)}, {n_cells} cells, {n_q} questions: "
+            f"{len(errors)} error(s), {len(warnings)} warning(s)"
+        )
+    else:
+        print(f"{len(errors)} error(s)")
+    return 1 if errors else 0
+
+
+def cmd_stats(args) -> int:
+    from .course import load_course
+
+    course = load_course(Path(args.dir) if args.dir else _content_root())
+    print(f"{'lesson':<7}{'words':>7}{'steps':>7}{'cells':>7}{'gpu':>5}{'exer':>6}{'quiz':>6}  types")
+    for lid in course.written_ids():
+        les = course.lesson(lid)
+        if les is None:
+            continue
+        cells = [c for c in les.cells if not c.is_hidden]
+        types = sorted({q.type for q in les.quizzes})
+        print(
+            f"{lid:<7}{les.word_count():>7}{len(les.steps):>7}{len(cells):>7}{sum(c.is_gpu for c in cells):>5}"
+            f"{sum(c.is_exercise for c in cells):>6}{len(les.quizzes):>6}  {','.join(types)}"
+        )
+    return 0
+
+
+def cmd_list_paths() -> int:
+    from .course import load_course
+
+    course = load_course(_content_root())
+    for p in course.paths:
+        print(f"{p.id:<11} {p.title} ({p.duration}): {' -> '.join(p.lessons)}")
+    return 0
+
+
+def cmd_launch(args) -> int:
+    from .course import CourseError, load_course
+
+    try:
+        course = load_course(_content_root())
+    except CourseError as e:
+        print(f"fm-tutor: cannot load the course:\n{e}", file=sys.stderr)
+        return 1
+    start: dict = {}
+    if args.cmd == "lesson":
+        lid = course.resolve_lesson_id(args.lesson)
+        if lid is None:
+            print(f"fm-tutor: no lesson matches {args.lesson!r}; lessons are 01-{len(course.entries):02d}", file=sys.stderr)
+            return 2
+        if not course.is_written(lid):
+            print(f"fm-tutor: lesson {lid} ({course.entries[lid].title}) is not written yet", file=sys.stderr)
+            return 2
+        start = {"lesson": lid, "step": args.step}
+    elif args.cmd == "path":
+        pid = course.resolve_path_id(args.path)
+        if pid is None:
+            print(f"fm-tutor: no path matches {args.path!r}; choose one of: {', '.join(p.id for p in course.paths)}", file=sys.stderr)
+            return 2
+        start = {"path": pid}
+    from .app import TutorApp
+
+    app = TutorApp(course=course, start=start)
+    app.run()
+    return app.return_code or 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
