@@ -1,0 +1,183 @@
+"""The Textual application: screens, the progress store and (later) kernels and the model server.
+
+Heavy things never load here: no torch, no transformers. Kernel work happens in other processes.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+
+from progress import ProgressStore
+
+from .course import Course, load_course
+from .screens.commands import CourseCommands
+
+
+class TutorApp(App[int]):
+    """fm-tutor: the course home, roadmap, paths, lesson reader and help."""
+
+    TITLE = "fm-tutor"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {CourseCommands}
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("H", "go_home", "Home", id="home", show=False),
+        Binding("M", "roadmap", "Roadmap", id="roadmap", show=False),
+        Binding("P", "paths", "Paths", id="paths", show=False),
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        course: Course | None = None,
+        store: ProgressStore | None = None,
+        start: dict[str, Any] | None = None,
+        data_dir: Path | None = None,
+    ) -> None:
+        ansi = os.environ.get("FM_TUTOR_ANSI", "").lower() in ("1", "true", "yes") or os.environ.get("TERM") == "linux"
+        super().__init__(ansi_color=ansi)
+        self.course = course or load_course()
+        if store is None:
+            db = Path(data_dir) / "progress.db" if data_dir else None
+            store = ProgressStore(db)
+        self.store = store
+        self.start = start or {}
+        self.started_at = time.monotonic()
+
+    # ------------------------------------------------------------------ lifecycle
+    def on_mount(self) -> None:
+        from .screens.home import HomeScreen
+
+        self.push_screen(HomeScreen())
+        st = self.store.status
+        if not st.persistent or st.message:
+            self.notify(st.message or "progress is not being saved", severity="warning" if st.persistent else "error", timeout=10)
+        if self.start.get("path"):
+            self.store.set_active_path(self.start["path"])
+            nxt = self.next_lesson_on_path()
+            if nxt:
+                self.open_lesson(nxt)
+            else:
+                self.action_paths()
+        elif self.start.get("screen") == "review":
+            self.action_review()
+        elif self.start.get("lesson"):
+            self.open_lesson(self.start["lesson"], self.start.get("step"))
+
+    def on_unmount(self) -> None:
+        try:
+            self.store.flush()
+            self.store.close()
+        except Exception:  # never lose the exit over a flush problem; the store reports in status
+            pass
+
+    # ------------------------------------------------------------------ navigation
+    def open_lesson(self, lesson_id: str, step_id: str | None = None) -> None:
+        from .screens.reader import ReaderScreen
+
+        lesson = self.course.lesson(lesson_id)
+        if lesson is None:
+            entry = self.course.entries.get(lesson_id)
+            title = entry.title if entry else lesson_id
+            self.notify(f"Lesson {lesson_id} ({title}) is not written yet.", severity="warning")
+            return
+        if step_id is None:
+            step_id = self.store.lesson_state(lesson_id).last_step
+        self.push_screen(ReaderScreen(lesson, step_id))
+
+    def continue_learning(self) -> None:
+        """Resume at the exact step where the learner stopped, or start the path's next lesson."""
+        pos = self.store.last_position()
+        if pos and self.course.lesson(pos[0]) is not None:
+            state = self.store.lesson_state(pos[0])
+            if state.status != "done":
+                self.open_lesson(pos[0], pos[1])
+                return
+        nxt = self.next_lesson_on_path()
+        if nxt:
+            self.open_lesson(nxt)
+        elif pos and self.course.lesson(pos[0]) is not None:
+            self.open_lesson(pos[0], pos[1])
+        else:
+            first = next(iter(self.course.written_ids()), None)
+            if first:
+                self.open_lesson(first)
+            else:
+                self.notify("No lesson is written yet.", severity="warning")
+
+    def active_path_lessons(self) -> list[str]:
+        pid = self.store.active_path()
+        if pid == "custom":
+            return self.store.custom_path()
+        p = self.course.path(pid) if pid else None
+        return list(p.lessons) if p else []
+
+    def active_path_title(self) -> str | None:
+        pid = self.store.active_path()
+        if pid == "custom":
+            return "Custom path"
+        p = self.course.path(pid) if pid else None
+        return p.title if p else None
+
+    def next_lesson_on_path(self) -> str | None:
+        """The first lesson of the active path that is not done (written lessons first)."""
+        states = self.store.all_lesson_states()
+        lessons = self.active_path_lessons()
+        pending = [lid for lid in lessons if getattr(states.get(lid), "status", "not_started") != "done"]
+        for lid in pending:
+            if self.course.is_written(lid):
+                return lid
+        return pending[0] if pending else None
+
+    def lesson_status(self, lesson_id: str, states: dict | None = None) -> str:
+        states = states if states is not None else self.store.all_lesson_states()
+        st = states.get(lesson_id)
+        return st.status if st else "not_started"
+
+    def _replace_top(self, screen_cls) -> None:
+        from .screens.home import HomeScreen
+
+        # keep the stack shallow: home at the bottom, one screen above it
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, HomeScreen):
+            self.pop_screen()
+        if isinstance(self.screen, screen_cls):
+            return
+        if not isinstance(self.screen, HomeScreen) and len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.push_screen(screen_cls())
+
+    def action_go_home(self) -> None:
+        from .screens.home import HomeScreen
+
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, HomeScreen):
+            self.pop_screen()
+
+    def action_roadmap(self) -> None:
+        from .screens.roadmap import RoadmapScreen
+
+        self._replace_top(RoadmapScreen)
+
+    def action_paths(self) -> None:
+        from .screens.paths import PathsScreen
+
+        self._replace_top(PathsScreen)
+
+    def action_review(self) -> None:
+        from .screens.review import ReviewScreen
+
+        self._replace_top(ReviewScreen)
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def compose(self) -> ComposeResult:
+        yield from ()

@@ -1,0 +1,131 @@
+"""`fm-tutor bench`: figures measured against a baseline in the same run (never absolute pass/fail)."""
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _largest_lesson(course):
+    written = [course.lesson(i) for i in course.written_ids()]
+    written = [w for w in written if w is not None]
+    if not written:
+        return None
+    return max(written, key=lambda les: len(les.source))
+
+
+def bench_reader(runs: int = 5) -> int:
+    """Open the largest lesson's first step in the reader vs Textual's Markdown widget on the whole lesson."""
+    from textual.app import App
+    from textual.containers import VerticalScroll
+    from textual.widgets import Markdown
+
+    from progress import ProgressStore
+
+    from .app import TutorApp
+    from .course import load_course
+    from .screens.reader import ReaderScreen
+
+    course = load_course()
+    lesson = _largest_lesson(course)
+    if lesson is None:
+        print("no written lesson to benchmark")
+        return 1
+    words = lesson.word_count()
+    print(f"lesson {lesson.id} ({words} words of prose, {len(lesson.steps)} steps, {len(lesson.source)} chars)")
+
+    async def reader_once() -> float:
+        with tempfile.TemporaryDirectory() as d:
+            app = TutorApp(course=course, store=ProgressStore(Path(d) / "p.db"))
+            async with app.run_test(size=(120, 40)) as pilot:
+                await pilot.pause()
+                t0 = time.perf_counter()
+                app.push_screen(ReaderScreen(lesson, lesson.steps[0].id))
+                await pilot.pause()
+                await app.screen.query_one(".step-view").wait_for_refresh() if hasattr(app.screen.query_one(".step-view"), "wait_for_refresh") else None
+                await pilot.pause()
+                dt = time.perf_counter() - t0
+            return dt
+
+    class MdApp(App):
+        def compose(self):
+            yield VerticalScroll(id="s")
+
+    async def markdown_once() -> float:
+        app = MdApp()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            t0 = time.perf_counter()
+            md = Markdown(lesson.source.split("---", 2)[-1])
+            await app.query_one("#s").mount(md)
+            await pilot.pause()
+            await pilot.pause()
+            return time.perf_counter() - t0
+
+    r, m = [], []
+    for _ in range(runs):
+        r.append(asyncio.run(reader_once()))
+        m.append(asyncio.run(markdown_once()))
+    rp, mp = statistics.median(r), statistics.median(m)
+    print(f"reader: first step of lesson {lesson.id}   p50 {rp * 1000:7.1f} ms  (runs: {', '.join(f'{x*1000:.0f}' for x in r)})")
+    print(f"baseline: Textual Markdown, whole lesson  p50 {mp * 1000:7.1f} ms  (runs: {', '.join(f'{x*1000:.0f}' for x in m)})")
+    print(f"ratio reader/baseline: {rp / mp:.2f}x   goal: first step <= 100 ms p50")
+    return 0
+
+
+def bench_startup(runs: int = 5) -> int:
+    """Cold start to first screen in a real terminal (tmux), vs a minimal Textual app, in the same run."""
+    tool = Path(__file__).resolve().parents[2] / "shared" / "tools" / "tui_first_paint.py"
+    if not tool.exists():
+        tool = Path(os.environ.get("FM_TUTOR_FIRST_PAINT", "/work/shared/tools/tui_first_paint.py"))
+    if not shutil.which("tmux") or not tool.exists():
+        print("needs tmux and shared/tools/tui_first_paint.py")
+        return 1
+    exe = shutil.which("fm-tutor") or f"{sys.executable} -m tutor"
+    with tempfile.TemporaryDirectory() as d:
+        base = Path(d) / "hello.py"
+        base.write_text(
+            "from textual.app import App\nfrom textual.widgets import Static\n"
+            "class H(App):\n    def compose(self):\n        yield Static('HELLO-READY')\nH().run()\n"
+        )
+        env_prefix = ["env", f"FM_TUTOR_DATA_DIR={d}/data"]
+        rows = []
+        for name, cmd, marker in (
+            ("minimal Textual app", [sys.executable, str(base)], "HELLO-READY"),
+            ("fm-tutor home", env_prefix + exe.split(), "Foundation Model Paradigm"),
+        ):
+            out = subprocess.run(
+                [sys.executable, str(tool), "--marker", marker, "--runs", str(runs), "--size", "120x40", "--", *cmd],
+                capture_output=True, text=True,
+            )
+            med = [ln for ln in out.stdout.splitlines() if ln.startswith("median")]
+            print(f"{name:<22} {med[0] if med else out.stdout.strip()[-200:]}")
+            rows.append(float(med[0].split()[1].rstrip("s")) if med else float("nan"))
+        print(f"ratio fm-tutor/minimal: {rows[1] / rows[0]:.2f}x")
+    return 0
+
+
+def run_bench(what: str, runs: int = 5) -> int:
+    if what == "reader":
+        return bench_reader(runs)
+    if what == "startup":
+        return bench_startup(runs)
+    if what == "kernel":
+        from .cli_kernel import bench_kernel
+
+        return bench_kernel(runs)
+    if what == "model":
+        from .cli_backend import bench_model
+
+        return bench_model(runs)
+    if what == "progress":
+        script = Path(__file__).resolve().parent.parent / "tests" / "benchmarks" / "bench_progress.py"
+        return subprocess.call([sys.executable, str(script)])
+    print(f"unknown benchmark {what!r}")
+    return 2
