@@ -67,6 +67,8 @@ class TutorApp(App[int]):
                 self.action_paths()
         elif self.start.get("screen") == "review":
             self.action_review()
+        elif self.start.get("screen") == "dashboard":
+            self.action_dashboard()
         elif self.start.get("lesson"):
             self.open_lesson(self.start["lesson"], self.start.get("step"))
 
@@ -167,6 +169,11 @@ class TutorApp(App[int]):
         from .screens.paths import PathsScreen
 
         self._replace_top(PathsScreen)
+
+    def action_dashboard(self) -> None:
+        from .screens.dashboard import DashboardScreen
+
+        self._replace_top(DashboardScreen)
 
     def action_review(self) -> None:
         from .screens.review import ReviewScreen

@@ -33,6 +33,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", help="path id or title; omit to list the paths")
     _add_common(p)
 
+    p = sub.add_parser("review", help="open the spaced-review screen with the questions due today", description="Open the tutor on the review screen: every question due today, across all lessons.")
+    _add_common(p)
+
+    p = sub.add_parser("dashboard", help="open the progress dashboard", description="Open the tutor on the progress dashboard.")
+    _add_common(p)
+
+    p = sub.add_parser(
+        "progress",
+        help="print, export, import or reset your progress",
+        description="Print the progress summary (as the dashboard shows it), export every table as JSON or CSV, "
+        "import an export, or reset progress. The database is a plain SQLite file (see README).",
+    )
+    _add_common(p)
+    p.add_argument("--json", action="store_true", help="print every table as JSON (a file `progress import` reads back)")
+    p.add_argument("--csv", metavar="DIR", help="write one CSV file per table into DIR")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the JSON to FILE instead of standard output")
+    psub = p.add_subparsers(dest="progress_cmd", metavar="ACTION")
+    pi = psub.add_parser("import", help="replace all progress with an export made by --json", description="Replace all progress with a JSON export (a backup of the current database is written first).")
+    pi.add_argument("file", help="the JSON file")
+    pi.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    pr = psub.add_parser("reset", help="forget progress (everything, or one lesson)", description="Forget all progress, or one lesson's with --lesson. Asks for confirmation unless --yes.")
+    pr.add_argument("--lesson", metavar="ID", help="only this lesson")
+    pr.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+
     p = sub.add_parser("check", help="validate a course directory (lesson format, quizzes, references)", description="Validate the lessons and course.toml of a course directory. Prints file:line: message for every problem; exits 1 on any error.")
     p.add_argument("dir", nargs="?", help="course directory holding course.toml (default: the installed course)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors and the summary")
@@ -65,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_bench(args.what, runs=args.runs)
     if cmd == "path" and not args.path:
         return cmd_list_paths()
+    if cmd == "progress":
+        return cmd_progress(args)
     return cmd_launch(args)
 
 
@@ -114,6 +140,85 @@ def cmd_stats(args) -> int:
     return 0
 
 
+def _confirm(question: str, yes: bool) -> bool:
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        print(f"{question} Refusing without a terminal to ask on; pass --yes.", file=sys.stderr)
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def cmd_progress(args) -> int:
+    import csv
+    import json
+
+    from progress import ProgressStore
+
+    from .course import load_course
+    from .dashboard import render_text, summarize
+
+    store = ProgressStore()
+    try:
+        if store.status.message:
+            print(f"fm-tutor: {store.status.message}", file=sys.stderr)
+        action = getattr(args, "progress_cmd", None)
+        if action == "import":
+            try:
+                data = json.loads(Path(args.file).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as e:
+                print(f"fm-tutor: cannot read {args.file}: {e}", file=sys.stderr)
+                return 1
+            if not _confirm(f"Replace all progress in {store.path} with {args.file}?", args.yes):
+                return 1
+            if store.path and Path(store.path).exists():
+                backup = Path(str(store.path) + ".before-import.json")
+                backup.write_text(json.dumps(store.export_json()), encoding="utf-8")
+                print(f"previous progress saved to {backup}")
+            try:
+                store.import_json(data)
+                store.flush()
+            except ValueError as e:
+                print(f"fm-tutor: {e}", file=sys.stderr)
+                return 1
+            n = sum(len(v) for v in data.get("tables", {}).values())
+            print(f"imported {n} rows into {store.path}")
+            return 0
+        if action == "reset":
+            what = f"lesson {args.lesson}'s progress" if args.lesson else "ALL progress"
+            if not _confirm(f"Forget {what} in {store.path}?", args.yes):
+                return 1
+            store.reset(args.lesson)
+            store.flush()
+            print(f"forgot {what}")
+            return 0
+        if args.json:
+            text = json.dumps(store.export_json(), indent=1, ensure_ascii=False)
+            if args.output:
+                Path(args.output).write_text(text, encoding="utf-8")
+                print(f"wrote {args.output}")
+            else:
+                print(text)
+            return 0
+        if args.csv:
+            out = Path(args.csv)
+            out.mkdir(parents=True, exist_ok=True)
+            for name, rows in store.export_json()["tables"].items():
+                with open(out / f"{name}.csv", "w", newline="", encoding="utf-8") as f:
+                    cols = sorted({k for r in rows for k in r}) if rows else []
+                    w = csv.DictWriter(f, fieldnames=cols)
+                    w.writeheader()
+                    w.writerows(rows)
+                print(f"{out / (name + '.csv')}: {len(rows)} rows")
+            return 0
+        course = load_course(_content_root())
+        print(f"progress database: {store.path or '(in memory)'}")
+        print(render_text(course, summarize(course, store)))
+        return 0
+    finally:
+        store.close()
+
+
 def cmd_list_paths() -> int:
     from .course import load_course
 
@@ -147,6 +252,10 @@ def cmd_launch(args) -> int:
             print(f"fm-tutor: no path matches {args.path!r}; choose one of: {', '.join(p.id for p in course.paths)}", file=sys.stderr)
             return 2
         start = {"path": pid}
+    elif args.cmd == "review":
+        start = {"screen": "review"}
+    elif args.cmd == "dashboard":
+        start = {"screen": "dashboard"}
     from .app import TutorApp
 
     app = TutorApp(course=course, start=start)

@@ -20,6 +20,7 @@ class HomeScreen(Screen):
         Binding("m", "app.roadmap", "Roadmap", id="home.roadmap"),
         Binding("p", "app.paths", "Paths", id="home.paths"),
         Binding("r", "app.review", "Review", id="home.review"),
+        Binding("d", "app.dashboard", "Progress", id="home.dashboard"),
         Binding("enter", "open", "Open", show=False, id="home.open"),
     ]
 
