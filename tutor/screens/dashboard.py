@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from rich.table import Table
 from rich.text import Text
+from widgets.key_bar import KeyBar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ..dashboard import Summary, fmt_duration, summarize
 from ..glyphs import bar
@@ -66,7 +67,7 @@ class DashboardScreen(Screen):
             yield Static(self._review(s), id="review-stats")
             with Horizontal(id="dash-plots"):
                 yield from _plot_widgets(s)
-        yield Footer()
+        yield KeyBar()
 
     @staticmethod
     def _path_text(s: Summary) -> Text:

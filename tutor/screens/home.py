@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from rich.text import Text
+from widgets.key_bar import KeyBar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from ..glyphs import STATUS_LABEL, g, stars
@@ -30,7 +31,7 @@ class HomeScreen(Screen):
         with Vertical(id="home-body"):
             yield OptionList(id="lessons")
             yield Static(id="lesson-detail", classes="detail")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.refresh_view()

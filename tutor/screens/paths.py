@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from rich.text import Text
+from widgets.key_bar import KeyBar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Label, OptionList, SelectionList, Static
+from textual.widgets import Button, Label, OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
 
 from ..glyphs import bar, g
@@ -33,7 +34,7 @@ class CustomPathScreen(ModalScreen[list[str] | None]):
                 id="custom-lessons",
             )
             yield Button("Save path", id="custom-save", variant="primary")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one(SelectionList).focus()
@@ -63,7 +64,7 @@ class PathsScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static(id="topbar", classes="topbar")
         yield OptionList(id="paths")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.refresh_view()

@@ -5,12 +5,13 @@ import time
 
 from rich.syntax import Syntax
 from rich.text import Text
+from widgets.key_bar import KeyBar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from widgets.quiz_card import QuizCard
@@ -61,48 +62,63 @@ class ReaderScreen(Screen):
 
     # ------------------------------------------------------------------ compose
     def compose(self) -> ComposeResult:
-        yield Static(id="topbar", classes="topbar")
+        # Everything of the first page is composed here, so the first layout pass already holds the step.
+        yield Static(self._top_text(), id="topbar", classes="topbar")
         with Horizontal(id="reader-body"):
-            yield OptionList(id="toc")
-            yield VerticalScroll(id="step-scroll")
-        yield Footer()
+            toc = OptionList(*self._toc_options(), id="toc")
+            toc.display = self.app.size.width >= 100
+            yield toc
+            with VerticalScroll(id="step-scroll"):
+                yield self._step_view(self.index)
+        yield KeyBar()
 
     def on_mount(self) -> None:
-        toc = self.query_one("#toc", OptionList)
-        toc.display = self.app.size.width >= 100
         self.app.store.open_lesson(self.lesson.id)
-        self._fill_toc()
-        self.show_step(self.index)
+        self.query_one("#toc", OptionList).highlighted = self.index
+        self._step_shown(self.index)
+        self.query_one("#step-scroll", VerticalScroll).focus()
+
+    def _toc_options(self) -> list[Option]:
+        seen = self.app.store.lesson_state(self.lesson.id).steps_seen
+        return [
+            Option(Text(f"{g('check') if s.id in seen else ' '}{i + 1:>2} {s.title}"), id=f"step-{i}")
+            for i, s in enumerate(self.lesson.steps)
+        ]
 
     def _fill_toc(self) -> None:
         toc = self.query_one("#toc", OptionList)
-        seen = self.app.store.lesson_state(self.lesson.id).steps_seen
         toc.clear_options()
-        for i, s in enumerate(self.lesson.steps):
-            mark = g("check") if s.id in seen else " "
-            toc.add_option(Option(Text(f"{mark}{i + 1:>2} {s.title}"), id=f"step-{i}"))
+        toc.add_options(self._toc_options())
         toc.highlighted = self.index
+
+    def _top_text(self) -> Text:
+        step = self.lesson.steps[self.index]
+        top = Text()
+        top.append(f" {self.lesson.id} {self.lesson.title} ", style="bold reverse")
+        top.append(f"  step {self.index + 1}/{len(self.lesson.steps)}: {step.title}")
+        return top
+
+    def _step_view(self, index: int) -> StepView:
+        step = self.lesson.steps[index]
+        return StepView(step, index + 1, len(self.lesson.steps), self.make_cell_widget, self.make_quiz_widget, classes="step-view")
+
+    def _step_shown(self, index: int) -> None:
+        self._shown_at = time.monotonic()
+        self.app.store.step_shown(self.lesson.id, self.lesson.steps[index].id)
+        if index == len(self.lesson.steps) - 1:
+            self.call_later(self.update_completion)
 
     # ------------------------------------------------------------------ steps
     def show_step(self, index: int) -> None:
         index = max(0, min(index, len(self.lesson.steps) - 1))
         self._account_time()
         self.index = index
-        step = self.lesson.steps[index]
         scroll = self.query_one("#step-scroll", VerticalScroll)
         scroll.remove_children()
-        scroll.mount(
-            StepView(step, index + 1, len(self.lesson.steps), self.make_cell_widget, self.make_quiz_widget, classes="step-view")
-        )
+        scroll.mount(self._step_view(index))
         scroll.scroll_home(animate=False)
-        self._shown_at = time.monotonic()
-        self.app.store.step_shown(self.lesson.id, step.id)
-        if index == len(self.lesson.steps) - 1:
-            self.call_later(self.update_completion)
-        top = Text()
-        top.append(f" {self.lesson.id} {self.lesson.title} ", style="bold reverse")
-        top.append(f"  step {index + 1}/{len(self.lesson.steps)}: {step.title}")
-        self.query_one("#topbar", Static).update(top)
+        self._step_shown(index)
+        self.query_one("#topbar", Static).update(self._top_text())
         toc = self.query_one("#toc", OptionList)
         if toc.option_count:
             toc.highlighted = index

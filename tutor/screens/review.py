@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from rich.text import Text
+from widgets.key_bar import KeyBar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from widgets.quiz_card import QuizCard
 
@@ -34,7 +35,7 @@ class ReviewScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static(id="topbar", classes="topbar")
         yield VerticalScroll(id="review-body")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.load_queue()

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from rich.text import Text
+from widgets.key_bar import KeyBar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from widgets.roadmap import Connector, LessonChip, PhaseBox
 
@@ -54,7 +55,7 @@ class RoadmapScreen(Screen):
                         f"{phase.title} · {phase.weeks}", phase.summary, chips(phase.lessons),
                         active=bool(on_path & set(phase.lessons)), id=f"phase-{phase.id}",
                     )
-        yield Footer()
+        yield KeyBar()
 
     def action_continue(self) -> None:
         self.app.continue_learning()

@@ -1,0 +1,790 @@
+"""ProgressStore: the learner's progress in one SQLite file, via sqlite-utils.
+
+Writes never block the caller: every mutating method puts a closure on a queue
+that ONE writer thread (with its own connection) drains, committing each event
+in its own ``BEGIN IMMEDIATE`` transaction and retrying with backoff while
+another process holds the lock. A write that finally fails is recorded in
+``store.status`` instead of raising into the UI. Reads use a second connection
+under a lock and first wait for the queue to drain (``_sync``), so a caller
+always sees its own earlier writes.
+
+On open: a corrupt or non-SQLite file is moved aside to
+``<name>.corrupt-<UTC timestamp>`` and a fresh database started; a read-only or
+uncreatable data directory falls back to an in-memory database
+(``status.persistent`` is False). See ``progress.schema`` for the tables.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import queue
+import sqlite3
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from . import schema
+from .review import Reviewer, choose_rating, iso, split_key, utc
+
+ENV_DATA_DIR = "FM_TUTOR_DATA_DIR"
+DB_NAME = "progress.db"
+BUSY_TIMEOUT_MS = 5000
+LOCK_RETRY_SECONDS = 60.0  # how long the writer keeps retrying a locked database
+
+_CORRUPT_MARKERS = ("not a database", "malformed", "corrupt", "encrypted")
+_READONLY_MARKERS = ("readonly", "read-only", "unable to open", "access permission", "disk i/o", "authorization")
+_LOCKED_MARKERS = ("locked", "busy")
+
+
+def default_db_path() -> Path:
+    """``$FM_TUTOR_DATA_DIR/progress.db`` or the platform's user data dir.
+
+    The directory is created (mode 0700) when possible; failure is left for
+    ``ProgressStore`` to report.
+    """
+    env = os.environ.get(ENV_DATA_DIR)
+    if env:
+        base = Path(env).expanduser()
+    else:
+        import platformdirs
+
+        base = Path(platformdirs.user_data_dir("fm-tutor"))
+    try:
+        base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:
+        pass
+    return base / DB_NAME
+
+
+@dataclass
+class StoreStatus:
+    persistent: bool = True
+    message: str | None = None
+    write_errors: int = 0  # writes that failed and were dropped
+
+
+@dataclass
+class LessonState:
+    lesson_id: str
+    status: str = "not_started"  # not_started | in_progress | done
+    last_step: str | None = None
+    started_at: str | None = None
+    completed_at: str | None = None
+    seconds: float = 0.0
+    steps_seen: set[str] = field(default_factory=set)
+
+
+class _ReadOnly(Exception):
+    """The database cannot be written where it should live."""
+
+
+def _msg(exc: BaseException) -> str:
+    return str(exc).lower()
+
+
+def _is_locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and any(m in _msg(exc) for m in _LOCKED_MARKERS)
+
+
+def _is_corrupt(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.DatabaseError) and any(m in _msg(exc) for m in _CORRUPT_MARKERS)
+
+
+def _is_readonly(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.DatabaseError) and any(m in _msg(exc) for m in _READONLY_MARKERS)
+
+
+def _connect(target: str, uri: bool = False) -> sqlite3.Connection:
+    conn = sqlite3.connect(target, uri=uri, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+def _wrap(conn: sqlite3.Connection) -> sqlite_utils.Database:
+    return sqlite_utils.Database(conn, execute_plugins=False)
+
+
+def _close_quietly(conn: sqlite3.Connection | None) -> None:
+    if conn is not None:
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001,S110 - best effort on the way out
+            pass
+
+
+def _atexit_close(ref: weakref.ref[ProgressStore]) -> None:
+    store = ref()
+    if store is not None:
+        store.close()
+
+
+class ProgressStore:
+    """The learner's progress. See the module docstring and ``progress.schema``."""
+
+    def __init__(self, path: Path | str | None = None, *, fuzz_reviews: bool = True) -> None:
+        self.status = StoreStatus()
+        self.path: Path | None = None
+        self._reviewer = Reviewer(fuzz=fuzz_reviews)
+        self._queue: queue.Queue = queue.Queue()
+        self._pending = 0
+        self._pending_cv = threading.Condition()
+        self._open_message: str | None = None
+        self._closed = False
+        self._wconn: sqlite3.Connection | None = None
+        self._rconn: sqlite3.Connection | None = None
+
+        if path is not None and str(path) == ":memory:":
+            self._open_memory()
+        else:
+            target = Path(path).expanduser() if path is not None else default_db_path()
+            self._open_file(target)
+        self._wdb = _wrap(self._wconn)
+        self._rdb = _wrap(self._rconn)
+        self.status.message = self._open_message
+
+        self._writer = threading.Thread(target=self._writer_loop, name="progress-writer", daemon=True)
+        self._writer.start()
+        ref = weakref.ref(self)
+        self._atexit = lambda: _atexit_close(ref)
+        atexit.register(self._atexit)
+
+    # ------------------------------------------------------------------ open
+
+    def _open_memory(self, message: str | None = None, copy_from: Path | None = None) -> None:
+        conn = _connect(f"file:fm-tutor-{uuid.uuid4().hex}?mode=memory", uri=True)
+        if copy_from is not None:
+            self._copy_readonly(copy_from, conn)
+        db = _wrap(conn)
+        self._migrate(db)
+        # One connection serves both reader and writer, so they share one lock.
+        self._wconn = self._rconn = conn
+        self._wlock = self._rlock = threading.RLock()
+        self.path = None
+        self.status.persistent = False
+        self._open_message = message
+
+    @staticmethod
+    def _copy_readonly(src_path: Path, dest: sqlite3.Connection) -> bool:
+        """Best effort: load an existing, unwritable database into memory."""
+        if not src_path.is_file():
+            return False
+        for suffix in ("?mode=ro", "?immutable=1"):
+            src = None
+            try:
+                src = sqlite3.connect(f"file:{src_path}{suffix}", uri=True)
+                if src.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                    return False
+                src.backup(dest)
+                return True
+            except sqlite3.Error:
+                continue
+            finally:
+                _close_quietly(src)
+        return False
+
+    def _open_file(self, target: Path) -> None:
+        try:
+            self._open_file_db(target)
+        except _ReadOnly as exc:
+            loaded = False
+            conn_msg = (
+                f"data dir {target.parent} is read-only or cannot be created ({exc}): progress is NOT being saved"
+            )
+            try:
+                self._open_memory(conn_msg, copy_from=target)
+                loaded = (
+                    self._rconn.execute("SELECT 1 FROM lessons UNION ALL SELECT 1 FROM settings LIMIT 1").fetchone()
+                    is not None
+                )
+            except sqlite3.Error:
+                self._open_memory(conn_msg)
+            if loaded:
+                self._open_message = conn_msg + " (showing a read-only copy of the existing progress)"
+
+    def _open_file_db(self, target: Path) -> None:
+        try:
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _ReadOnly(exc.strerror or str(exc)) from exc
+        if target.exists() and not target.is_file():
+            raise _ReadOnly(f"{target} is not a file")
+        moved_aside = None
+        deadline = time.monotonic() + LOCK_RETRY_SECONDS
+        delay = 0.02
+        while True:
+            wconn = rconn = None
+            try:
+                wconn = _connect(str(target))
+                mode = wconn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                result = wconn.execute("PRAGMA quick_check").fetchone()[0]
+                if result != "ok":
+                    raise sqlite3.DatabaseError(f"database disk image is malformed: {result}")
+                self._migrate(_wrap(wconn))
+                rconn = _connect(str(target))
+                rconn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.DatabaseError as exc:
+                _close_quietly(wconn)
+                _close_quietly(rconn)
+                if _is_locked(exc) and time.monotonic() < deadline:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.5)
+                    continue
+                if _is_corrupt(exc) and moved_aside is None:
+                    moved_aside = self._move_aside(target)
+                    continue
+                if _is_readonly(exc) or _is_locked(exc):
+                    raise _ReadOnly(str(exc)) from exc
+                raise
+            except OSError as exc:
+                _close_quietly(wconn)
+                _close_quietly(rconn)
+                raise _ReadOnly(exc.strerror or str(exc)) from exc
+            break
+        self._wconn, self._rconn = wconn, rconn
+        self._wlock, self._rlock = threading.RLock(), threading.RLock()
+        self.path = target
+        self.status.persistent = True
+        if moved_aside is not None:
+            self._open_message = (
+                f"{target.name} was corrupt; moved aside to {moved_aside.name} and a fresh one was started"
+            )
+        if mode.lower() != "wal" and self._open_message is None:
+            self._open_message = f"{target.name}: WAL journal unavailable (journal_mode={mode})"
+
+    @staticmethod
+    def _move_aside(target: Path) -> Path:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        dest = target.with_name(f"{target.name}.corrupt-{stamp}")
+        n = 1
+        while dest.exists():
+            n += 1
+            dest = target.with_name(f"{target.name}.corrupt-{stamp}-{n}")
+        try:
+            os.replace(target, dest)
+            for suffix in ("-wal", "-shm", "-journal"):
+                side = target.with_name(target.name + suffix)
+                if side.exists():
+                    os.replace(side, dest.with_name(dest.name + suffix))
+        except OSError as exc:
+            raise _ReadOnly(f"cannot move corrupt {target.name} aside: {exc.strerror or exc}") from exc
+        return dest
+
+    def _migrate(self, db: sqlite_utils.Database) -> None:
+        conn = db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            _, after = schema.migrate(db)
+            db.execute(
+                "INSERT INTO meta(key, value) VALUES ('last_opened', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [iso()],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.rollback()
+            raise
+        if after > schema.SCHEMA_VERSION:
+            self._open_message = (
+                f"progress.db has schema version {after}, newer than this fm-tutor ({schema.SCHEMA_VERSION})"
+            )
+
+    # ---------------------------------------------------------------- writer
+
+    def _submit(self, fn: Callable[[sqlite_utils.Database], None], what: str) -> None:
+        if self._closed:
+            self._record_failure(what, "the store is closed")
+            return
+        with self._pending_cv:
+            self._pending += 1
+        self._queue.put((fn, what))
+
+    def _done_one(self) -> None:
+        with self._pending_cv:
+            self._pending -= 1
+            if self._pending <= 0:
+                self._pending_cv.notify_all()
+
+    def _writer_loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                break
+            fn, what = item
+            try:
+                self._run_write(fn, what)
+            except BaseException as exc:  # noqa: BLE001 - never let the writer die
+                self._record_failure(what, exc)
+            finally:
+                self._done_one()
+
+    def _run_write(self, fn: Callable[[sqlite_utils.Database], None], what: str) -> None:
+        conn = self._wconn
+        deadline = time.monotonic() + LOCK_RETRY_SECONDS
+        delay = 0.01
+        while True:
+            try:
+                with self._wlock:
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        fn(self._wdb)
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        if conn.in_transaction:
+                            conn.rollback()
+                        raise
+                return
+            except sqlite3.OperationalError as exc:
+                if _is_locked(exc) and time.monotonic() < deadline:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.5)
+                    continue
+                self._record_failure(what, exc)
+                return
+            except Exception as exc:  # noqa: BLE001 - reported in status, never raised into the UI
+                self._record_failure(what, exc)
+                return
+
+    def _record_failure(self, what: str, exc: BaseException | str) -> None:
+        self.status.write_errors += 1
+        text = f"could not save {what}: {exc}"
+        self.status.message = f"{self._open_message} | {text}" if self._open_message else text
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Block until every queued write is committed (True) or ``timeout`` passes (False)."""
+        if threading.current_thread() is getattr(self, "_writer", None):
+            return False
+        end = time.monotonic() + timeout
+        with self._pending_cv:
+            while self._pending > 0:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._pending_cv.wait(left)
+        return True
+
+    def _sync(self) -> None:
+        if self._pending:
+            self.flush(5.0)
+
+    def close(self) -> None:
+        """Commit what is queued, stop the writer and close the connections. Idempotent."""
+        if self._closed:
+            return
+        self.flush(LOCK_RETRY_SECONDS)
+        self._closed = True
+        self._queue.put(None)
+        self._writer.join(LOCK_RETRY_SECONDS)
+        while True:  # writes that raced with close: dropped, and said so
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                self._record_failure(item[1], "the store is closed")
+                self._done_one()
+        try:
+            atexit.unregister(self._atexit)
+        except Exception:  # noqa: BLE001,S110 - best effort on the way out
+            pass
+        with self._rlock:
+            if self._wconn is not None and self._wconn is not self._rconn:
+                try:
+                    self._wconn.execute("PRAGMA optimize")
+                except sqlite3.Error:
+                    pass
+            _close_quietly(self._rconn)
+            if self._wconn is not self._rconn:
+                _close_quietly(self._wconn)
+
+    def __enter__(self) -> ProgressStore:  # noqa: PYI034
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ read
+
+    def _rows(self, sql: str, params: Any = ()) -> list[dict]:
+        self._sync()
+        with self._rlock:
+            return list(self._rdb.query(sql, params))
+
+    def _one(self, sql: str, params: Any = ()) -> dict | None:
+        rows = self._rows(sql, params)
+        return rows[0] if rows else None
+
+    # -------------------------------------------------------------- settings
+
+    @staticmethod
+    def _set_setting(db: sqlite_utils.Database, key: str, value: Any) -> None:
+        db["settings"].upsert({"key": key, "value": json.dumps(value)}, pk="key")
+
+    def _setting(self, key: str, default: Any = None) -> Any:
+        row = self._one("SELECT value FROM settings WHERE key = ?", [key])
+        if row is None or row["value"] is None:
+            return default
+        try:
+            return json.loads(row["value"])
+        except ValueError:
+            return default
+
+    def active_path(self) -> str | None:
+        return self._setting("active_path")
+
+    def set_active_path(self, path_id: str | None) -> None:
+        self._submit(lambda db: self._set_setting(db, "active_path", path_id), "the active path")
+
+    def custom_path(self) -> list[str]:
+        value = self._setting("custom_path", [])
+        return [str(x) for x in value] if isinstance(value, list) else []
+
+    def set_custom_path(self, lesson_ids: list[str]) -> None:
+        ids = [str(x) for x in lesson_ids]
+        self._submit(lambda db: self._set_setting(db, "custom_path", ids), "the custom path")
+
+    # ------------------------------------------------------- lessons / steps
+
+    @staticmethod
+    def _touch_lesson(db: sqlite_utils.Database, lesson_id: str, now: str) -> None:
+        """Make sure the lesson row exists and is at least in progress."""
+        db.execute(
+            "INSERT INTO lessons(lesson_id, status, started_at, updated_at) VALUES (?, 'in_progress', ?, ?) "
+            "ON CONFLICT(lesson_id) DO UPDATE SET "
+            "status = CASE WHEN status = 'done' THEN 'done' ELSE 'in_progress' END, "
+            "started_at = coalesce(started_at, excluded.started_at), updated_at = excluded.updated_at",
+            [lesson_id, now, now],
+        )
+
+    def lesson_state(self, lesson_id: str) -> LessonState:
+        return self._lesson_states(lesson_id).get(lesson_id) or LessonState(lesson_id=lesson_id)
+
+    def all_lesson_states(self) -> dict[str, LessonState]:
+        return self._lesson_states(None)
+
+    def _lesson_states(self, lesson_id: str | None) -> dict[str, LessonState]:
+        where, params = ("WHERE lesson_id = ?", [lesson_id]) if lesson_id is not None else ("", [])
+        self._sync()
+        with self._rlock:
+            lessons = list(self._rdb.query(f"SELECT * FROM lessons {where}", params))
+            steps = list(self._rdb.query(f"SELECT lesson_id, step_id, first_seen, seconds FROM steps {where}", params))
+        out: dict[str, LessonState] = {}
+        for row in lessons:
+            out[row["lesson_id"]] = LessonState(
+                lesson_id=row["lesson_id"],
+                status=row["status"] or "not_started",
+                last_step=row["last_step"],
+                started_at=row["started_at"],
+                completed_at=row["completed_at"],
+            )
+        for row in steps:
+            st = out.setdefault(row["lesson_id"], LessonState(lesson_id=row["lesson_id"]))
+            st.seconds += float(row["seconds"] or 0.0)
+            if row["first_seen"] is not None:
+                st.steps_seen.add(row["step_id"])
+        return out
+
+    def open_lesson(self, lesson_id: str) -> None:
+        now = iso()
+
+        def write(db: sqlite_utils.Database) -> None:
+            self._touch_lesson(db, lesson_id, now)
+            self._set_setting(db, "last_lesson", lesson_id)
+
+        self._submit(write, f"opening lesson {lesson_id}")
+
+    def step_shown(self, lesson_id: str, step_id: str) -> None:
+        now = iso()
+
+        def write(db: sqlite_utils.Database) -> None:
+            self._touch_lesson(db, lesson_id, now)
+            db.execute("UPDATE lessons SET last_step = ? WHERE lesson_id = ?", [step_id, lesson_id])
+            db.execute(
+                "INSERT INTO steps(lesson_id, step_id, first_seen, seconds) VALUES (?, ?, ?, 0) "
+                "ON CONFLICT(lesson_id, step_id) DO UPDATE SET first_seen = coalesce(first_seen, excluded.first_seen)",
+                [lesson_id, step_id, now],
+            )
+            self._set_setting(db, "last_lesson", lesson_id)
+
+        self._submit(write, f"step {lesson_id}/{step_id}")
+
+    def add_step_time(self, lesson_id: str, step_id: str, seconds: float) -> None:
+        now, secs = iso(), float(seconds)
+
+        def write(db: sqlite_utils.Database) -> None:
+            db.execute(
+                "INSERT INTO steps(lesson_id, step_id, first_seen, seconds) VALUES (?, ?, NULL, ?) "
+                "ON CONFLICT(lesson_id, step_id) DO UPDATE SET seconds = seconds + excluded.seconds",
+                [lesson_id, step_id, secs],
+            )
+            db.execute(  # the hot path: plain SQL, no table introspection
+                "INSERT INTO activity(at, lesson_id, step_id, seconds) VALUES (?, ?, ?, ?)",
+                [now, lesson_id, step_id, secs],
+            )
+
+        self._submit(write, f"time on {lesson_id}/{step_id}")
+
+    def set_lesson_done(self, lesson_id: str, done: bool = True) -> None:
+        now = iso()
+
+        def write(db: sqlite_utils.Database) -> None:
+            self._touch_lesson(db, lesson_id, now)
+            if done:
+                db.execute(
+                    "UPDATE lessons SET status = 'done', completed_at = coalesce(completed_at, ?) WHERE lesson_id = ?",
+                    [now, lesson_id],
+                )
+            else:
+                db.execute(
+                    "UPDATE lessons SET status = 'in_progress', completed_at = NULL WHERE lesson_id = ?", [lesson_id]
+                )
+
+        self._submit(write, f"lesson {lesson_id} done={done}")
+
+    def last_position(self) -> tuple[str, str | None] | None:
+        lesson_id = self._setting("last_lesson")
+        if not lesson_id:
+            return None
+        row = self._one("SELECT last_step FROM lessons WHERE lesson_id = ?", [lesson_id])
+        return (lesson_id, row["last_step"] if row else None)
+
+    def step_times(self, lesson_id: str) -> dict[str, float]:
+        rows = self._rows("SELECT step_id, seconds FROM steps WHERE lesson_id = ? ORDER BY step_id", [lesson_id])
+        return {r["step_id"]: float(r["seconds"] or 0.0) for r in rows}
+
+    def activity(self, since: datetime | None = None) -> list[dict]:
+        """Activity rows (``at``, ``lesson_id``, ``step_id``, ``seconds``), oldest first."""
+        if since is None:
+            return self._rows("SELECT * FROM activity ORDER BY id")
+        return self._rows("SELECT * FROM activity WHERE at >= ? ORDER BY id", [iso(since)])
+
+    # ----------------------------------------------------------------- cells
+
+    def save_cell_edit(self, lesson_id: str, cell_id: str, code: str) -> None:
+        row = {"lesson_id": lesson_id, "cell_id": cell_id, "code": str(code), "updated_at": iso()}
+        self._submit(
+            lambda db: db["cell_edits"].upsert(row, pk=("lesson_id", "cell_id")), f"cell {lesson_id}/{cell_id}"
+        )
+
+    def cell_edit(self, lesson_id: str, cell_id: str) -> str | None:
+        row = self._one("SELECT code FROM cell_edits WHERE lesson_id = ? AND cell_id = ?", [lesson_id, cell_id])
+        return row["code"] if row else None
+
+    def clear_cell_edit(self, lesson_id: str, cell_id: str) -> None:
+        self._submit(
+            lambda db: db.execute("DELETE FROM cell_edits WHERE lesson_id = ? AND cell_id = ?", [lesson_id, cell_id]),
+            f"clearing cell {lesson_id}/{cell_id}",
+        )
+
+    def record_cell_run(self, lesson_id: str, cell_id: str, code_hash: str, status: str, duration: float) -> None:
+        row = {
+            "at": iso(),
+            "lesson_id": lesson_id,
+            "cell_id": cell_id,
+            "code_hash": code_hash,
+            "status": status,
+            "duration": float(duration),
+        }
+        self._submit(lambda db: db["cell_runs"].insert(row), f"run of cell {lesson_id}/{cell_id}")
+
+    def cell_runs(self, lesson_id: str) -> list[dict]:
+        return self._rows("SELECT * FROM cell_runs WHERE lesson_id = ? ORDER BY id", [lesson_id])
+
+    # ---------------------------------------------------- quizzes / exercises
+
+    def record_quiz_attempt(self, lesson_id: str, question_id: str, answer: Any, correct: bool, seconds: float) -> None:
+        row = {
+            "at": iso(),
+            "lesson_id": lesson_id,
+            "question_id": question_id,
+            "answer": json.dumps(answer),  # raises here, in the caller, if not serialisable
+            "correct": 1 if correct else 0,
+            "seconds": float(seconds),
+        }
+        self._submit(lambda db: db["quiz_attempts"].insert(row), f"quiz answer {lesson_id}/{question_id}")
+
+    def quiz_attempts(self, lesson_id: str | None = None) -> list[dict]:
+        if lesson_id is None:
+            rows = self._rows("SELECT * FROM quiz_attempts ORDER BY id")
+        else:
+            rows = self._rows("SELECT * FROM quiz_attempts WHERE lesson_id = ? ORDER BY id", [lesson_id])
+        for r in rows:
+            r["answer"] = json.loads(r["answer"]) if r["answer"] is not None else None
+            r["correct"] = bool(r["correct"])
+        return rows
+
+    def latest_quiz_results(self, lesson_id: str) -> dict[str, bool]:
+        rows = self._rows(
+            "SELECT question_id, correct FROM quiz_attempts WHERE id IN "
+            "(SELECT max(id) FROM quiz_attempts WHERE lesson_id = ? GROUP BY question_id)",
+            [lesson_id],
+        )
+        return {r["question_id"]: bool(r["correct"]) for r in rows}
+
+    def record_exercise_result(self, lesson_id: str, cell_id: str, passed: bool, message: str) -> None:
+        row = {
+            "at": iso(),
+            "lesson_id": lesson_id,
+            "cell_id": cell_id,
+            "passed": 1 if passed else 0,
+            "message": message,
+        }
+        self._submit(lambda db: db["exercise_results"].insert(row), f"exercise {lesson_id}/{cell_id}")
+
+    def exercise_results(self, lesson_id: str) -> dict[str, bool]:
+        rows = self._rows(
+            "SELECT cell_id, max(passed) AS passed FROM exercise_results WHERE lesson_id = ? GROUP BY cell_id",
+            [lesson_id],
+        )
+        return {r["cell_id"]: bool(r["passed"]) for r in rows}
+
+    # ---------------------------------------------------------------- review
+
+    def review_answer(
+        self,
+        card_key: str,
+        lesson_id: str,
+        correct: bool,
+        rating: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        _, question_id = split_key(card_key)
+        when = utc(now)
+        choose_rating(correct, rating)  # validate in the caller's thread
+
+        def write(db: sqlite_utils.Database) -> None:
+            row = db.execute("SELECT card FROM review_cards WHERE key = ?", [card_key]).fetchone()
+            outcome = self._reviewer.review(json.loads(row[0]) if row else None, correct, rating, when)
+            db.execute(
+                "INSERT INTO review_cards(key, lesson_id, question_id, card, due, retired) VALUES (?, ?, ?, ?, ?, 0) "
+                "ON CONFLICT(key) DO UPDATE SET lesson_id = excluded.lesson_id, question_id = excluded.question_id, "
+                "card = excluded.card, due = excluded.due, retired = 0",
+                [card_key, lesson_id, question_id, json.dumps(outcome.card), outcome.due],
+            )
+            db["review_logs"].insert(
+                {"at": outcome.at, "key": card_key, "rating": outcome.rating, "log": json.dumps(outcome.log)}
+            )
+
+        self._submit(write, f"review of {card_key}")
+
+    def due_cards(self, now: datetime | None = None) -> list[dict]:
+        return self._rows(
+            "SELECT key, lesson_id, question_id, due FROM review_cards WHERE retired = 0 AND due <= ? ORDER BY due, key",
+            [iso(now)],
+        )
+
+    def due_count(self, now: datetime | None = None) -> int:
+        row = self._one("SELECT count(*) AS n FROM review_cards WHERE retired = 0 AND due <= ?", [iso(now)])
+        return int(row["n"]) if row else 0
+
+    def review_card(self, card_key: str) -> dict | None:
+        """The stored card row (``card`` decoded) or None."""
+        row = self._one("SELECT * FROM review_cards WHERE key = ?", [card_key])
+        if row:
+            row["card"] = json.loads(row["card"])
+            row["retired"] = bool(row["retired"])
+        return row
+
+    def review_logs(self, card_key: str | None = None) -> list[dict]:
+        if card_key is None:
+            rows = self._rows("SELECT * FROM review_logs ORDER BY id")
+        else:
+            rows = self._rows("SELECT * FROM review_logs WHERE key = ? ORDER BY id", [card_key])
+        for r in rows:
+            r["log"] = json.loads(r["log"]) if r["log"] else None
+        return rows
+
+    def retire_missing(self, existing_keys: set[str]) -> None:
+        """Retire cards whose key is not in ``existing_keys``; un-retire those that are."""
+        keys = sorted(set(existing_keys))
+
+        def write(db: sqlite_utils.Database) -> None:
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS _existing_keys (key TEXT PRIMARY KEY)")
+            db.execute("DELETE FROM _existing_keys")
+            db.conn.executemany("INSERT OR IGNORE INTO _existing_keys(key) VALUES (?)", [(k,) for k in keys])
+            db.execute(
+                "UPDATE review_cards SET retired = CASE WHEN key IN (SELECT key FROM _existing_keys) THEN 0 ELSE 1 END"
+            )
+            db.execute("DELETE FROM _existing_keys")
+
+        self._submit(write, "retiring review cards")
+
+    # ---------------------------------------------------------- housekeeping
+
+    def export_json(self) -> dict:
+        """Every table as lists of row dicts (JSON columns stay JSON text)."""
+        self._sync()
+        tables: dict[str, list[dict]] = {}
+        with self._rlock:
+            conn = self._rconn
+            conn.execute("BEGIN")  # one consistent snapshot
+            try:
+                version = schema.get_version(self._rdb)
+                for name in schema.DATA_TABLES:
+                    order = "id" if "id" in self._rdb[name].columns_dict else "rowid"
+                    tables[name] = list(self._rdb.query(f"SELECT * FROM [{name}] ORDER BY {order}"))
+            finally:
+                conn.execute("COMMIT")
+        return {"format": "fm-tutor-progress", "schema_version": version, "exported_at": iso(), "tables": tables}
+
+    def import_json(self, data: dict) -> None:
+        """Replace ALL progress with an ``export_json()`` dump (one transaction)."""
+        if not isinstance(data, dict) or not isinstance(data.get("tables"), dict):
+            raise ValueError("not an fm-tutor progress export (no 'tables')")  # noqa: TRY004
+        version = int(data.get("schema_version", schema.SCHEMA_VERSION))
+        if version > schema.SCHEMA_VERSION:
+            raise ValueError(f"export has schema version {version}, newer than this fm-tutor ({schema.SCHEMA_VERSION})")
+        unknown = set(data["tables"]) - set(schema.DATA_TABLES)
+        if unknown:
+            raise ValueError(f"unknown tables in export: {sorted(unknown)}")
+        tables = {name: [dict(r) for r in data["tables"].get(name) or []] for name in schema.DATA_TABLES}
+        self._sync()
+        with self._rlock:
+            columns = {name: set(self._rdb[name].columns_dict) for name in schema.DATA_TABLES}
+        for name, rows in tables.items():
+            extra = set().union(*rows) - columns[name] if rows else set()
+            if extra:
+                raise ValueError(f"unknown columns in export table {name}: {sorted(extra)}")
+
+        def write(db: sqlite_utils.Database) -> None:
+            for name in reversed(schema.DATA_TABLES):
+                db.execute(f"DELETE FROM [{name}]")
+            for name in schema.DATA_TABLES:
+                if tables[name]:
+                    db[name].insert_all(tables[name])
+
+        self._submit(write, "imported progress")
+
+    def reset(self, lesson_id: str | None = None) -> None:
+        """Forget one lesson's progress (``lesson_id``) or everything (None)."""
+
+        def write(db: sqlite_utils.Database) -> None:
+            if lesson_id is None:
+                for name in reversed(schema.DATA_TABLES):
+                    db.execute(f"DELETE FROM [{name}]")
+                return
+            for name in schema.DATA_TABLES:
+                if name not in ("settings", "review_logs"):
+                    db.execute(f"DELETE FROM [{name}] WHERE lesson_id = ?", [lesson_id])  # logs cascade
+            row = db.execute("SELECT value FROM settings WHERE key = 'last_lesson'").fetchone()
+            if row and row[0] == json.dumps(lesson_id):
+                db.execute("DELETE FROM settings WHERE key = 'last_lesson'")
+
+        self._submit(write, f"reset of {lesson_id or 'all progress'}")
+
+    def schema_version(self) -> int:
+        self._sync()
+        with self._rlock:
+            return schema.get_version(self._rdb)
