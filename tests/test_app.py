@@ -258,3 +258,26 @@ def test_tui_process_never_imports_torch_or_transformers(tmp_path):
                          env={**__import__("os").environ, "FM_TUTOR_DATA_DIR": str(tmp_path)})
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+async def test_unwritable_data_dir_says_progress_is_not_saved(fixture_course, tmp_path):
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a directory")
+    app = TutorApp(course=load_course(fixture_course), store=ProgressStore(blocker / "data" / "progress.db"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "PROGRESS NOT SAVED" in widget_text(app.screen.query_one("#topbar"))
+        assert any("NOT being saved" in str(n.message) for n in app._notifications)
+        app.open_lesson("01")  # still fully usable
+        await pilot.pause()
+        assert isinstance(app.screen, ReaderScreen)
+
+
+async def test_corrupt_database_is_moved_aside_with_a_message(fixture_course, tmp_path):
+    db = tmp_path / "progress.db"
+    db.write_bytes(b"this is not sqlite at all" * 100)
+    app = TutorApp(course=load_course(fixture_course), store=ProgressStore(db))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert any("corrupt" in str(n.message) for n in app._notifications)
+    assert list(tmp_path.glob("progress.db.corrupt-*"))

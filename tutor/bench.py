@@ -111,6 +111,48 @@ def bench_startup(runs: int = 5) -> int:
     return 0
 
 
+def bench_dashboard(runs: int = 5, events: int = 10_000) -> int:
+    """Open the dashboard with 10,000 recorded events vs the same screen on an empty database."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    try:
+        from tests.dashboard_fixture import make_export
+    except ImportError:
+        print("needs the source tree (tests/dashboard_fixture.py)")
+        return 1
+    from progress import ProgressStore
+
+    from .app import TutorApp
+    from .course import load_course
+    from .screens.dashboard import DashboardScreen
+
+    course = load_course()
+
+    async def once(path) -> float:
+        app = TutorApp(course=course, store=ProgressStore(path))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            t0 = time.perf_counter()
+            app.push_screen(DashboardScreen())
+            await pilot.pause()
+            await pilot.pause()
+            return time.perf_counter() - t0
+
+    with tempfile.TemporaryDirectory() as d:
+        full = ProgressStore(Path(d) / "full.db")
+        full.import_json(make_export(events))
+        full.flush(60)
+        full.close()
+        f, e = [], []
+        for _ in range(runs):
+            f.append(asyncio.run(once(Path(d) / "full.db")))
+            e.append(asyncio.run(once(Path(d) / "empty.db")))
+        fp, ep = statistics.median(f), statistics.median(e)
+        print(f"dashboard open, {events} events  p50 {fp * 1000:7.1f} ms  (runs: {', '.join(f'{x*1000:.0f}' for x in f)})")
+        print(f"dashboard open, empty database  p50 {ep * 1000:7.1f} ms")
+        print(f"ratio: {fp / ep:.2f}x   goal: <= 150 ms with {events} events")
+    return 0
+
+
 def run_bench(what: str, runs: int = 5) -> int:
     if what == "reader":
         return bench_reader(runs)
@@ -124,6 +166,8 @@ def run_bench(what: str, runs: int = 5) -> int:
         from .cli_backend import bench_model
 
         return bench_model(runs)
+    if what == "dashboard":
+        return bench_dashboard(runs)
     if what == "progress":
         script = Path(__file__).resolve().parent.parent / "tests" / "benchmarks" / "bench_progress.py"
         return subprocess.call([sys.executable, str(script)])

@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", nargs="?", help="course directory (default: the installed course)")
 
     p = sub.add_parser("bench", help="benchmarks (start-up, step open); see tests/benchmarks", description="Run a benchmark and print its figures against a baseline measured in the same run.")
-    p.add_argument("what", nargs="?", default="reader", choices=["reader", "startup", "kernel", "model", "progress"], help="which benchmark (default: reader)")
+    p.add_argument("what", nargs="?", default="reader", choices=["reader", "startup", "kernel", "model", "progress", "dashboard"], help="which benchmark (default: reader)")
     p.add_argument("--runs", type=int, default=5, help="repetitions (default 5)")
     _add_common(p)
     return ap

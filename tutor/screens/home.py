@@ -90,6 +90,8 @@ class HomeScreen(Screen):
             top.append(f"   path: {ptitle} ({done}/{len(lessons)} done)", style="bold")
         else:
             top.append("   no path chosen: press p", style="dim")
+        if not app.store.status.persistent:
+            top.append("   PROGRESS NOT SAVED (see message)", style="bold red")
         due = app.store.due_count()
         top.append(f"   review: {due} due", style="bold yellow" if due else "dim")
         self.query_one("#topbar", Static).update(top)
