@@ -26,3 +26,4 @@ def _isolated_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("FM_TUTOR_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("FM_TUTOR_CONFIG", str(tmp_path / "config.toml"))
     monkeypatch.delenv("FM_TUTOR_CONTENT", raising=False)
+    monkeypatch.setenv("FM_TUTOR_SPARE_KERNEL", "0")  # no warm spare kernel per test app (2 cores)

@@ -49,6 +49,11 @@ class TutorApp(App[int]):
         self.store = store
         self.start = start or {}
         self.started_at = time.monotonic()
+        self._kernels = None  # tutor.kernel.KernelPool, created when the first lesson opens
+        self.gpu_available = False  # learned in the background from nvidia-smi (never by importing torch)
+        self.kernel_keep_alive = float(os.environ.get("FM_TUTOR_KERNEL_KEEP_ALIVE", "0") or 0)
+        self.output_limits: dict = {}
+        self.quiz_threshold = 0.7
 
     # ------------------------------------------------------------------ lifecycle
     def on_mount(self) -> None:
@@ -72,7 +77,45 @@ class TutorApp(App[int]):
         elif self.start.get("lesson"):
             self.open_lesson(self.start["lesson"], self.start.get("step"))
 
+        self.run_worker(self._probe_gpu, thread=True, exit_on_error=False, group="probe")
+
+    def _probe_gpu(self) -> None:
+        import shutil
+        import subprocess
+
+        exe = shutil.which("nvidia-smi")
+        if not exe:
+            return
+        try:
+            out = subprocess.run([exe, "-L"], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return
+        if out.returncode == 0 and "GPU" in out.stdout:
+            self.call_from_thread(setattr, self, "gpu_available", True)
+
+    # ------------------------------------------------------------------ kernels
+    def kernel_pool(self):
+        """The pool of lesson kernels (one per open lesson), created on first use."""
+        if self._kernels is None:
+            from .kernel import KernelPool
+
+            spare = os.environ.get("FM_TUTOR_SPARE_KERNEL", "1") not in ("0", "false", "no")
+            self._kernels = KernelPool(keep_alive=self.kernel_keep_alive, spare=spare)
+        return self._kernels
+
+    def kernel_state_changed(self, lesson_id: str, state: str, kernel) -> None:
+        screen = self.screen
+        if hasattr(screen, "kernel_state_changed"):
+            screen.kernel_state_changed(lesson_id, state, kernel)
+        elif state == "dead":
+            self.notify(f"The kernel of lesson {lesson_id} died.", severity="error")
+
     def on_unmount(self) -> None:
+        if self._kernels is not None:
+            try:
+                self._kernels.shutdown_all(timeout=5)
+            except Exception:  # the atexit hook of the pool tries again
+                pass
         try:
             self.store.flush()
             self.store.close()

@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--lesson", metavar="ID", help="only this lesson")
     pr.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
 
+    from . import cli_kernel
+
+    cli_kernel.add_commands(sub)
+
     p = sub.add_parser("check", help="validate a course directory (lesson format, quizzes, references)", description="Validate the lessons and course.toml of a course directory. Prints file:line: message for every problem; exits 1 on any error.")
     p.add_argument("dir", nargs="?", help="course directory holding course.toml (default: the installed course)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors and the summary")
@@ -91,6 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_list_paths()
     if cmd == "progress":
         return cmd_progress(args)
+    from . import cli_kernel
+
+    r = cli_kernel.run(args)
+    if r is not None:
+        return r
     return cmd_launch(args)
 
 
@@ -256,6 +265,8 @@ def cmd_launch(args) -> int:
         start = {"screen": "review"}
     elif args.cmd == "dashboard":
         start = {"screen": "dashboard"}
+    import widgets.output_view  # noqa: F401  (textual-image asks the terminal about graphics before Textual starts)
+
     from .app import TutorApp
 
     app = TutorApp(course=course, start=start)

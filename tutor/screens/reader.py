@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import time
 
-from rich.syntax import Syntax
 from rich.text import Text
 from widgets.key_bar import KeyBar
 from textual.app import ComposeResult
@@ -14,6 +13,7 @@ from textual.widget import Widget
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from widgets.code_cell import CodeCell
 from widgets.quiz_card import QuizCard
 from widgets.step_view import StepView
 
@@ -22,20 +22,6 @@ from ..course.model import Cell, Lesson, Quiz
 from ..glyphs import g
 
 MAX_STEP_SECONDS = 15 * 60  # a step left open longer than this counts as 15 minutes (the learner walked away)
-
-
-class CellPreview(Static):
-    """A read-only view of a cell: id, flags and code."""
-
-    DEFAULT_CSS = """
-    CellPreview { height: auto; border: round $primary; padding: 0 1; margin: 0 1 1 1; }
-    """
-
-    def __init__(self, cell: Cell) -> None:
-        self.cell = cell
-        flags = " ".join(f"[{t}]" for t in cell.tags)
-        super().__init__(Syntax(cell.code, "python", theme="ansi_dark", word_wrap=True), id=f"cell-{cell.id}")
-        self.border_title = f"{cell.id} {flags}".strip()
 
 
 class ReaderScreen(Screen):
@@ -51,6 +37,9 @@ class ReaderScreen(Screen):
         Binding("j", "scroll_down", "Down", show=False, id="reader.down"),
         Binding("k", "scroll_up", "Up", show=False, id="reader.up"),
         Binding("X", "retry_wrong", "Retry wrong", show=False, id="reader.retry-wrong"),
+        Binding("a", "run_step", "Run step", id="reader.run-step"),
+        Binding("A", "run_lesson", "Run all", show=False, id="reader.run-lesson"),
+        Binding("ctrl+k", "restart_kernel", "Restart kernel", show=False, id="reader.restart-kernel"),
         Binding("tab", "app.focus_next", "Next item", show=False, id="reader.focus-next"),
     ]
 
@@ -59,6 +48,10 @@ class ReaderScreen(Screen):
         self.lesson = lesson
         self.index = lesson.step_index(step_id)
         self._shown_at: float | None = None
+        from .cells import LessonCells
+
+        # outputs and states of cells, kept while the lesson is open; the kernel starts after the first paint
+        self.cells = LessonCells(app=None, lesson=lesson, on_update=self._cell_updated)
 
     # ------------------------------------------------------------------ compose
     def compose(self) -> ComposeResult:
@@ -73,6 +66,9 @@ class ReaderScreen(Screen):
         yield KeyBar()
 
     def on_mount(self) -> None:
+        self.cells.app = self.app
+        if any(not c.is_hidden and not c.is_gpu for c in self.lesson.cells):
+            self.call_after_refresh(self._start_kernel)
         self.app.store.open_lesson(self.lesson.id)
         self.query_one("#toc", OptionList).highlighted = self.index
         self._step_shown(self.index)
@@ -124,8 +120,113 @@ class ReaderScreen(Screen):
             toc.highlighted = index
         scroll.focus()
 
+    # ------------------------------------------------------------------ cells
+    def _start_kernel(self) -> bool:
+        try:
+            self.cells.start()
+            return True
+        except Exception as e:  # a broken Jupyter install must not take the reader down
+            self.notify(f"Cannot start a kernel for this lesson: {e}", severity="error", timeout=10)
+            return False
+
     def make_cell_widget(self, cell: Cell) -> Widget:
-        return CellPreview(cell)
+        code = self.app.store.cell_edit(self.lesson.id, cell.id)
+        rec = self.cells.record(cell.id)
+        w = CodeCell(cell, code, lesson_code=cell.code, gpu_available=self.app.gpu_available,
+                     buffer=rec.buffer, id=f"cell-{cell.id}")
+        if rec.state != "idle":
+            self.call_after_refresh(self._cell_updated, cell.id)
+        return w
+
+    def _cell_widget(self, cell_id: str) -> CodeCell | None:
+        try:
+            return self.query_one(f"#cell-{cell_id}", CodeCell)
+        except Exception:
+            return None
+
+    def _cell_updated(self, cell_id: str) -> None:
+        w = self._cell_widget(cell_id)
+        if w is None:
+            return
+        rec = self.cells.record(cell_id)
+        w.set_state(rec.state, execution_count=rec.execution_count, elapsed=rec.elapsed, message=rec.message)
+
+    def kernel_state_changed(self, lesson_id: str, state: str, kernel) -> None:
+        if lesson_id != self.lesson.id:
+            return
+        if state == "dead":
+            why = getattr(kernel, "exit_code", None)
+            self.notify(f"The lesson's kernel died{f' (exit code {why})' if why is not None else ''}. "
+                        "Press R on a cell (or ctrl+k) to restart it; your code and outputs are kept.",
+                        severity="error", timeout=12)
+
+    def _run(self, pairs) -> None:
+        if self._start_kernel():
+            self.run_worker(self.cells.run_many(pairs), group="cells", exclusive=False, exit_on_error=False)
+
+    def on_code_cell_run_requested(self, event: CodeCell.RunRequested) -> None:
+        event.stop()
+        if self.cells.record(event.cell_id).state in ("running", "queued"):
+            self.notify("That cell is already running (i interrupts it).")
+            return
+        self._run([(event.control.cell, event.code)])
+
+    def on_code_cell_edited(self, event: CodeCell.Edited) -> None:
+        event.stop()
+        self.app.store.save_cell_edit(self.lesson.id, event.cell_id, event.code)
+
+    def on_code_cell_reset_requested(self, event: CodeCell.ResetRequested) -> None:
+        event.stop()
+        self.app.store.clear_cell_edit(self.lesson.id, event.cell_id)
+        self.notify(f"Cell {event.cell_id} is back to the lesson's code.")
+
+    def on_code_cell_interrupt_requested(self, event: CodeCell.InterruptRequested) -> None:
+        event.stop()
+        if self.cells.pool is not None:
+            self.cells.interrupt()
+
+    def on_code_cell_restart_requested(self, event: CodeCell.RestartRequested) -> None:
+        event.stop()
+        self.action_restart_kernel()
+
+    def action_restart_kernel(self) -> None:
+        from .cells import ConfirmScreen
+
+        def done(yes: bool | None) -> None:
+            if yes and self._start_kernel():
+                self.run_worker(self.cells.restart(), group="cells", exit_on_error=False)
+                self.notify("Restarting the kernel: variables are cleared, setup cells run again before the next cell.")
+
+        self.app.push_screen(ConfirmScreen("Restart this lesson's kernel? Every variable is lost."), done)
+
+    def on_code_cell_show_full_output(self, event: CodeCell.ShowFullOutput) -> None:
+        event.stop()
+        from .cells import FullOutputScreen
+
+        self.app.push_screen(FullOutputScreen(f"Output of {event.cell_id}", event.control.output.full_text()))
+
+    def _runnable(self, cells) -> list:
+        out = []
+        for c in cells:
+            if c.is_hidden or c.is_setup or (c.is_gpu and not self.app.gpu_available):
+                continue
+            w = self._cell_widget(c.id)
+            code = w.code if w is not None else (self.app.store.cell_edit(self.lesson.id, c.id) or c.code)
+            out.append((c, code))
+        return out
+
+    def action_run_step(self) -> None:
+        pairs = self._runnable(self.lesson.steps[self.index].cells)
+        if not pairs:
+            self.notify("No runnable cell on this step.")
+            return
+        self._run(pairs)
+
+    def action_run_lesson(self) -> None:
+        pairs = self._runnable(self.lesson.cells)
+        if pairs:
+            self.notify(f"Running {len(pairs)} cells in order; it stops at the first error.")
+            self._run(pairs)
 
     def make_quiz_widget(self, quiz: Quiz) -> Widget:
         latest = self.app.store.latest_quiz_results(self.lesson.id)
@@ -196,6 +297,7 @@ class ReaderScreen(Screen):
 
     def on_unmount(self) -> None:
         self._account_time()
+        self.cells.close()
 
     # ------------------------------------------------------------------ actions
     def action_next_step(self) -> None:

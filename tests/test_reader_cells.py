@@ -1,0 +1,91 @@
+"""The reader runs cells in a real ipykernel: press r, read the output; exercises are graded; edits persist."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from progress import ProgressStore
+from tutor.app import TutorApp
+from tutor.course import load_course
+from widgets.code_cell import CodeCell
+
+pytestmark = pytest.mark.timeout(180)
+
+
+async def wait_for(pilot, cond, timeout=90.0):
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while loop.time() < end:
+        if cond():
+            return True
+        await pilot.pause(0.1)
+    return False
+
+
+async def test_press_run_and_read_the_output(fixture_course, tmp_path):
+    app = TutorApp(course=load_course(fixture_course), store=ProgressStore(tmp_path / "p.db"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        app.open_lesson("01", "what-a-foundation-model-is")
+        await pilot.pause()
+        cell = app.screen.query_one("#cell-sqrt-two", CodeCell)
+        cell.focus()
+        await pilot.press("r")
+        assert await wait_for(pilot, lambda: cell.state == "ok"), (cell.state, cell.message)
+        assert "1.414214" in cell.output.full_text()
+        assert cell.execution_count is not None
+        app.store.flush()
+        runs = app.store.cell_runs("01")
+        assert runs and runs[-1]["cell_id"] == "sqrt-two" and runs[-1]["status"] == "ok"
+        # the setup cell ran first, automatically: `math` was imported by it
+        assert "NameError" not in cell.output.full_text()
+
+
+async def test_exercise_graded_and_edits_survive_restart(fixture_course, tmp_path):
+    db = tmp_path / "p.db"
+    app = TutorApp(course=load_course(fixture_course), store=ProgressStore(db))
+    solution = "def params(d):\n    return 12 * d * d\n"
+    async with app.run_test(size=(100, 40)) as pilot:
+        app.open_lesson("01", "count")
+        await pilot.pause()
+        cell = app.screen.query_one("#cell-params-ex", CodeCell)
+        cell.focus()
+        await pilot.press("r")
+        assert await wait_for(pilot, lambda: cell.state in ("failed", "passed", "error")), cell.state
+        assert cell.state == "failed" and "params(10) should be 1200" in cell.message
+        await pilot.press("e")  # edit: the learner's change is saved at once
+        cell.text_area.load_text(solution)
+        await pilot.press("escape")
+        await pilot.pause(0.5)
+        app.store.flush()
+        assert app.store.cell_edit("01", "params-ex") == solution
+        cell.focus()
+        await pilot.press("r")
+        assert await wait_for(pilot, lambda: cell.state == "passed"), (cell.state, cell.message)
+        app.store.flush()
+        assert app.store.exercise_results("01") == {"params-ex": True}
+
+    app2 = TutorApp(course=load_course(fixture_course), store=ProgressStore(db))
+    async with app2.run_test(size=(100, 40)) as pilot:
+        app2.open_lesson("01", "count")
+        await pilot.pause()
+        assert app2.screen.query_one("#cell-params-ex", CodeCell).code == solution
+        app2.screen.query_one("#cell-params-ex", CodeCell).focus()
+        await pilot.press("ctrl+r")  # reset to the lesson's code
+        await pilot.pause()
+        app2.store.flush()
+        assert app2.store.cell_edit("01", "params-ex") is None
+        assert "TODO" in app2.screen.query_one("#cell-params-ex", CodeCell).code
+
+
+async def test_gpu_cell_is_skipped_with_its_cpu_twin_named(fixture_course, tmp_path):
+    app = TutorApp(course=load_course(fixture_course), store=ProgressStore(tmp_path / "p.db"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        app.open_lesson("01", "count")
+        await pilot.pause()
+        cell = app.screen.query_one("#cell-big-run", CodeCell)
+        assert cell.skipped
+        await pilot.pause(0.3)
+        from .helpers import widget_text
+
+        assert "sqrt-two" in widget_text(cell.query_one(".cell--notice"))

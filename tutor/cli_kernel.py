@@ -1,0 +1,177 @@
+"""The kernel-related commands of ``fm-tutor``: ``run-cells`` and ``export``, plus the kernel benchmark.
+
+tutor/cli.py calls :func:`add_commands` with its subparsers and :func:`run` with the parsed args
+(``run`` returns None for commands that are not its own). Imports stay lazy.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+COMMANDS = ("run-cells", "export")
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser(
+        "run-cells",
+        help="run every cell of lessons in a fresh kernel, checking exercises (stops at the first failure)",
+        description="Run every non-GPU cell of the given lessons (all written lessons if none) in order, in a fresh "
+        "kernel per lesson: setup cells first; for each exercise the check must reject the starter code and "
+        "accept the solution. Prints per-cell times; exits 1 at the first failing cell with its traceback.",
+    )
+    p.add_argument("lessons", nargs="*", metavar="LESSON", help="lesson number, title fragment, or a lesson .md file")
+    p.add_argument("--gpu", action="store_true", help="also run gpu cells (needs CUDA)")
+    p.add_argument("--color", choices=["auto", "always", "never"], default="auto", help="ANSI colours (default auto)")
+    p.add_argument("--content", metavar="DIR", default=argparse.SUPPRESS,
+                   help="a course directory to use instead of the installed one (env FM_TUTOR_CONTENT)")
+
+    p = sub.add_parser("export", help="export a lesson as a Jupyter notebook",
+                       description="Write a lesson as an nbformat v4 notebook: prose and quizzes as markdown cells, code "
+                       "cells with their ids and tags (check/solution cells included, tagged and source-hidden).")
+    p.add_argument("lesson", help="lesson number, title fragment, or a lesson .md file")
+    p.add_argument("--ipynb", metavar="FILE", required=True, help="the notebook file to write")
+    p.add_argument("--content", metavar="DIR", default=argparse.SUPPRESS,
+                   help="a course directory to use instead of the installed one (env FM_TUTOR_CONTENT)")
+
+
+def _content(args) -> Path | None:
+    c = getattr(args, "content", None) or os.environ.get("FM_TUTOR_CONTENT")
+    return Path(c) if c else None
+
+
+def run(args: argparse.Namespace) -> int | None:
+    cmd = getattr(args, "cmd", None)
+    if cmd == "run-cells":
+        from .headless import load_lessons, run_lessons
+
+        try:
+            lessons = load_lessons(list(args.lessons), _content(args))
+        except Exception as e:
+            print(f"fm-tutor run-cells: {e}", file=sys.stderr)
+            return 2
+        if not lessons:
+            print("fm-tutor run-cells: no written lessons", file=sys.stderr)
+            return 0
+        color = {"auto": None, "always": True, "never": False}[args.color]
+        return run_lessons(lessons, gpu=args.gpu, color=color)
+    if cmd == "export":
+        from .headless import export_notebook, load_lessons
+
+        try:
+            (les,) = load_lessons([args.lesson], _content(args))
+            path = export_notebook(les, args.ipynb)
+        except Exception as e:
+            print(f"fm-tutor export: {e}", file=sys.stderr)
+            return 1
+        print(f"wrote {path} ({les.title})")
+        return 0
+    return None
+
+
+# ---------------------------------------------------------------------------- benchmark
+def bench_kernel(runs: int = 5) -> int:
+    """Print kernel figures (pool vs raw jupyter_client, first output, interrupt, RSS, UI under flood)."""
+    import textual.app  # noqa: F401  (the TUI process has Textual loaded: count it in the RSS)
+
+    from .kernel.bench import bench_pool
+
+    figs = bench_pool(runs)
+    ui = bench_ui_flood(lines=1_000_000)
+    figs.update(ui)
+    print()
+    print(f"{'first output after 1 s (cold)':<32} {figs['first_output_ms']:10.3f} ms  (info: bounded by the "
+          f"kernel's own start, raw jupyter_client {figs['raw_start_s']:.2f} s here; the TUI uses a spare)")
+    goals = [
+        ("round trip ratio", figs["roundtrip_ratio"], 1.2, "x"),
+        ("first output after 1 s (spare)", figs["first_output_spare_ms"], 150, "ms"),
+        ("interrupt latency", figs["interrupt_s"], 0.5, "s"),
+        ("TUI-side RSS", figs["rss_mb"], 120, "MB"),
+        ("key latency under flood (max)", figs["key_latency_max_ms"], 200, "ms"),
+    ]
+    bad = 0
+    for name, val, goal, unit in goals:
+        ok = val <= goal
+        bad += not ok
+        print(f"{name:<32} {val:10.3f} {unit:<3} goal <= {goal} {unit}  {'ok' if ok else 'MISSED'}")
+    return 1 if bad else 0
+
+
+def bench_ui_flood(lines: int = 1_000_000) -> dict:
+    """A Textual app with an OutputView fed ``lines`` lines from another thread (as the kernel thread does).
+
+    Every 20 ms a key event is posted to the app and the time until its binding's action runs is recorded
+    (Pilot.press is not used for timing: it waits until the *process* is idle, which a flood never is).
+    The event-loop lag (how late a 10 ms sleep wakes up) is recorded too.
+    """
+    import asyncio
+    import threading
+    import time
+
+    from textual import events
+    from textual.app import App, ComposeResult
+    from textual.widgets import Static
+
+    from widgets.output_view import OutputView
+
+    from .kernel import OutputBuffer, Stream
+
+    lat: list[float] = []
+    lags: list[float] = []
+    info: dict = {}
+
+    class FloodApp(App):
+        BINDINGS = [("x", "ping", "ping")]
+
+        def __init__(self):
+            super().__init__()
+            self.buf = OutputBuffer()
+            self.sent: list[float] = []
+
+        def compose(self) -> ComposeResult:
+            yield Static("flood", id="label")
+            yield OutputView(self.buf, id="out")
+
+        def action_ping(self) -> None:
+            lat.append(time.perf_counter() - self.sent.pop(0))
+
+    async def main():
+        app = FloodApp()
+        async with app.run_test(size=(80, 30)) as pilot:
+            await pilot.pause(0.3)
+            done = threading.Event()
+
+            def feed():
+                chunk = "".join(f"line {i}\n" for i in range(1000))
+                for _ in range(lines // 1000):
+                    app.buf.add(Stream("stdout", chunk))
+                done.set()
+
+            async def lag_probe():
+                while not done.is_set():
+                    t = time.perf_counter()
+                    await asyncio.sleep(0.01)
+                    lags.append(time.perf_counter() - t - 0.01)
+
+            t0 = time.perf_counter()
+            threading.Thread(target=feed, daemon=True).start()
+            probe = asyncio.ensure_future(lag_probe())
+            while not done.is_set():
+                app.sent.append(time.perf_counter())
+                app.post_message(events.Key("x", "x"))
+                await asyncio.sleep(0.02)
+            info["feed_s"] = time.perf_counter() - t0
+            await probe
+            await pilot.pause(0.3)
+            info["hidden"] = app.buf.hidden_lines
+            info["unanswered"] = len(app.sent)
+
+    asyncio.run(main())
+    lat_ms = sorted(x * 1000 for x in lat)
+    lag_ms = sorted(x * 1000 for x in lags) or [0.0]
+    print(f"UI flood: {lines} lines fed in {info['feed_s']:.2f} s; hidden {info['hidden']}; "
+          f"{len(lat_ms)} keys answered ({info['unanswered']} not): latency median {lat_ms[len(lat_ms) // 2]:.1f} ms, "
+          f"max {lat_ms[-1]:.1f} ms; loop lag max {lag_ms[-1]:.1f} ms")
+    return {"key_latency_max_ms": lat_ms[-1], "key_latency_median_ms": lat_ms[len(lat_ms) // 2],
+            "loop_lag_max_ms": lag_ms[-1], "flood_feed_s": info["feed_s"]}

@@ -1,0 +1,227 @@
+"""Headless lesson running and notebook export (``fm-tutor run-cells``, ``fm-tutor export``). No Textual.
+
+``run_lessons`` runs every non-GPU cell of each lesson, in order, in a fresh kernel per lesson: setup cells
+first, then demo cells; for each exercise it runs the untouched starter code then the check (which must
+*reject* it: "failed", or "error" when the check hits a ``NotImplementedError`` starter), then the solution
+then the check (which must pass). It stops at the first failing cell and prints its traceback.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TextIO
+
+from .course.model import Cell, Lesson, Prose, Quiz
+from .kernel.events import strip_ansi
+
+
+class _Printer:
+    def __init__(self, out: TextIO, color: bool | None = None):
+        self.out = out
+        self.color = out.isatty() if color is None else color
+
+    def __call__(self, text: str = "") -> None:
+        if not self.color:
+            text = strip_ansi(text)
+        print(text, file=self.out, flush=True)
+
+    def c(self, text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
+
+
+def load_lessons(specs: list[str], content: Path | None = None) -> list[Lesson]:
+    """Lesson ids / titles via the course, or paths to lesson .md files. Empty: all written lessons."""
+    from .course import load_course, parse_lesson_file
+
+    lessons: list[Lesson] = []
+    course = None
+
+    def get_course():
+        nonlocal course
+        if course is None:
+            course = load_course(content)
+        return course
+
+    if not specs:
+        c = get_course()
+        return [les for les in (c.lesson(i) for i in c.written_ids()) if les is not None]
+    for spec in specs:
+        p = Path(spec)
+        if p.suffix == ".md" and p.is_file():
+            les, problems = parse_lesson_file(p)
+            errors = [x for x in problems if x.severity == "error"]
+            if les is None or errors:
+                raise ValueError("\n".join(str(x) for x in errors) or f"{spec}: cannot parse lesson")
+            lessons.append(les)
+            continue
+        c = get_course()
+        lid = c.resolve_lesson_id(spec)
+        if lid is None:
+            raise ValueError(f"no lesson matches {spec!r}")
+        les = c.lesson(lid)
+        if les is None:
+            raise ValueError(f"lesson {lid} is not written yet")
+        lessons.append(les)
+    return lessons
+
+
+def _fmt_t(s: float) -> str:
+    return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.2f} s"
+
+
+def run_lessons(lessons: list[Lesson], out: TextIO | None = None, gpu: bool = False, color: bool | None = None,
+                runtime_dir: str | None = None, cwd: str | None = None) -> int:
+    """Run the lessons' cells; print a summary per lesson. Returns 0 if all passed, else 1."""
+    from .kernel import KernelPool
+    from .kernel.grading import _from_result
+
+    pr = _Printer(out or sys.stdout, color)
+    total_cells = 0
+    t_all = time.perf_counter()
+    pool = KernelPool(runtime_dir=runtime_dir)
+    workdir = cwd or tempfile.mkdtemp(prefix="fm-tutor-run-")
+    try:
+        for les in lessons:
+            pr(pr.c(f"lesson {les.id} · {les.title}", "1"))
+            k = pool.start(les.id, cwd=workdir)
+            try:
+                k.ready.result(pool.start_timeout + 5)
+            except Exception as e:
+                pr(pr.c(f"  kernel failed to start: {e}", "31"))
+                return 1
+            setup = [c for c in les.cells if c.is_setup]
+            order = setup + [c for c in les.cells if not c.is_setup and not c.is_hidden]
+            t_lesson = time.perf_counter()
+            n = 0
+            for cell in order:
+                if cell.is_gpu and not gpu:
+                    pr(f"  {cell.id:<34} {pr.c('skipped', '33')} (gpu; cpu twin: {cell.cpu_twin or '-'})")
+                    continue
+                if cell.is_exercise:
+                    check, sol = les.exercise_parts(cell.id)
+                    if check is None or sol is None:
+                        pr(pr.c(f"  {cell.id}: exercise without check or solution", "31"))
+                        return 1
+                    steps = [("starter", cell.code, ("failed",)), ("solution", sol.code, ("passed",))]
+                    for label, code, want in steps:
+                        t0 = time.perf_counter()
+                        learner = k.execute(code, timeout=cell.timeout).result()
+                        res = learner
+                        g = _from_result(learner, in_check=False)
+                        if g is None:
+                            res = k.execute(check.code, timeout=check.timeout, store_history=False).result()
+                            g = _from_result(res, in_check=True)
+                        status = g.status if g else "passed"
+                        dt = time.perf_counter() - t0
+                        ok = status in want or (label == "starter" and status == "error" and g.in_check
+                                                and res.error is not None
+                                                and res.error.ename == "NotImplementedError")
+                        name = f"{cell.id} [{label}+check]"
+                        if not ok:
+                            pr(f"  {name:<34} {pr.c('FAIL', '31')} {_fmt_t(dt)}")
+                            if label == "starter" and status == "passed":
+                                pr(f"  the check {check.id} accepts the untouched starter code of {cell.id}")
+                            else:
+                                pr(f"  expected {want[0]}, got {status}: {g.message if g else ''}")
+                            if res.error is not None:
+                                pr("\n".join(res.error.traceback))
+                            return 1
+                        pr(f"  {name:<34} {pr.c('ok', '32')} {_fmt_t(dt)}  ({status})")
+                        n += 1
+                    continue
+                r = k.execute(cell.code, timeout=cell.timeout).result()
+                if r.status != "ok":
+                    pr(f"  {cell.id:<34} {pr.c('FAIL', '31')} {_fmt_t(r.duration)}  {r.status}: {r.message}")
+                    pr(f"  at {les.path}:{cell.line}")
+                    if r.error is not None and r.error.traceback:
+                        pr("\n".join(r.error.traceback))
+                    elif r.stdout:
+                        pr(r.stdout[-4000:])
+                    return 1
+                pr(f"  {cell.id:<34} {pr.c('ok', '32')} {_fmt_t(r.duration)}")
+                n += 1
+            total_cells += n
+            pr(f"  {n} cell(s) passed in {_fmt_t(time.perf_counter() - t_lesson)}")
+            pool.shutdown(les.id, delay=0).result(15)
+        pr(pr.c(f"all {len(lessons)} lesson(s) passed: {total_cells} cell(s) in "
+                f"{_fmt_t(time.perf_counter() - t_all)}", "1;32"))
+        return 0
+    finally:
+        pool.shutdown_all()
+
+
+# ---------------------------------------------------------------------------- notebook export
+def _quiz_markdown(q: Quiz) -> str:
+    lines = [f"**Question ({q.type})** — {q.question}", ""]
+    if q.type in ("single", "multi"):
+        lines += [f"- [ ] {c.text}" for c in q.choices]
+    elif q.type == "ordering":
+        lines.append("Put in order:")
+        items = sorted(q.items, key=lambda c: c.text)  # do not give the order away
+        lines += [f"- {c.text}" for c in items]
+    elif q.type == "numeric":
+        lines.append("Answer: a number" + (f" ({q.unit})" if q.unit else ""))
+    else:
+        lines.append("Answer: a short text")
+    if q.hint:
+        lines += ["", f"*Hint:* {q.hint}"]
+    return "\n".join(lines)
+
+
+def lesson_to_notebook(les: Lesson):
+    """The lesson as an nbformat v4 notebook (prose and quizzes as markdown; cells with tags and ids)."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    cells = []
+    md_n = 0
+
+    def md(text: str, extra: dict | None = None) -> None:
+        nonlocal md_n
+        md_n += 1
+        c = new_markdown_cell(text, metadata=extra or {})
+        c["id"] = f"md-{md_n}"
+        cells.append(c)
+
+    md(f"# {les.title}\n\nLesson {les.id} · difficulty {les.difficulty}/5 · about {les.minutes} min\n\n"
+       + "**Objectives**\n\n" + "\n".join(f"- {o}" for o in les.objectives))
+    for i, step in enumerate(les.steps):
+        if i > 0 or step.id != "introduction":
+            md(f"## {step.title}", {"fm_tutor": {"step": step.id}})
+        for b in step.blocks:
+            if isinstance(b, Prose):
+                if b.markdown.strip():
+                    md(b.markdown.strip())
+            elif isinstance(b, Quiz):
+                md(_quiz_markdown(b), {"tags": ["quiz"], "fm_tutor": {"quiz": b.id}})
+            elif isinstance(b, Cell):
+                meta: dict = {"tags": list(b.tags), "fm_tutor": {"id": b.id, "timeout": b.timeout}}
+                if b.exercise:
+                    meta["fm_tutor"]["exercise"] = b.exercise
+                if b.cpu_twin:
+                    meta["fm_tutor"]["cpu_twin"] = b.cpu_twin
+                if b.is_hidden:
+                    meta["jupyter"] = {"source_hidden": True}
+                c = new_code_cell(b.code, metadata=meta)
+                c["id"] = b.id[:64]
+                cells.append(c)
+    nb = new_notebook(cells=cells, metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"},
+        "fm_tutor": {"lesson": les.id, "title": les.title},
+    })
+    nbformat.validate(nb)
+    return nb
+
+
+def export_notebook(les: Lesson, path: str | os.PathLike) -> Path:
+    import nbformat
+
+    nb = lesson_to_notebook(les)
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(p))
+    return p

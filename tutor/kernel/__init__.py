@@ -1,0 +1,52 @@
+"""Code-cell execution: a pool of ipykernels (one per lesson) driven by jupyter_client's async API.
+
+No Textual here: this package runs in the TUI process and in the CLI (``fm-tutor run-cells``).
+
+Kernel I/O runs on the pool's own asyncio loop in a daemon thread, so a flood of output never starves the
+UI loop. Every public method is thread-safe and returns a ``concurrent.futures.Future`` (use
+``asyncio.wrap_future`` or the ``a*`` wrappers from Textual's loop). Callbacks (``on_event``, state
+listeners) run on the kernel thread: keep them short (append to an OutputBuffer, set a flag,
+``app.call_from_thread``).
+
+API::
+
+    pool = KernelPool(runtime_dir=None, keep_alive=0.0, env=None, transport="ipc", start_timeout=60.0,
+                      spare=False)                        # spare=True keeps one kernel warm: start() adopts it
+    k = pool.start(lesson_id, cwd=None) -> Kernel        # background start, idempotent; cancels a delayed shutdown
+    pool.kernel(lesson_id) -> Kernel | None
+    pool.shutdown(lesson_id, delay=None) -> Future[bool]  # delay defaults to keep_alive; False if start() cancelled it
+    pool.shutdown_all(timeout=10.0)                       # blocking; also registered with atexit
+    pool.submit(coro) -> Future                           # run a coroutine on the kernel loop
+
+    k.state                       # "starting" | "idle" | "busy" | "dead"; k.exit_code, k.start_error, k.pid
+    k.add_state_listener(cb)      # cb(kernel, state), on the kernel thread
+    k.ready                       # Future[Kernel], resolved when the first start finished; k.wait_ready(timeout)
+    k.log_path, k.connection_file # the kernel's stdout/stderr log; its 0600 connection file
+    k.execute(code, timeout=None, on_event=None, setup=None, store_history=True) -> Future[ExecResult]
+    await k.aexecute(...)         # same, awaitable from any asyncio loop
+    k.interrupt() -> Future[None];  k.restart() -> Future[None] (state cleared, setup cells re-armed)
+
+    run_exercise(kernel, learner_code, check_code, timeout=None, on_event=None, setup=None) -> Future[Grade]
+
+``setup`` is a sequence of code strings or Cells (their ``timeout`` is used); each runs once per kernel
+life before the cell, in order; a failure returns that setup cell's result with ``setup_failed=True``.
+``on_event(event)`` receives Stream(name, text), Display(data, metadata), Result(data, execution_count),
+Error(ename, evalue, traceback), ClearOutput(wait). ``ExecResult.status`` is "ok" | "error" | "timeout" |
+"died" | "interrupted", with ``execution_count``, ``duration``, ``error`` and a readable ``message``.
+
+Kernels start from a private kernelspec (absolute ``sys.executable``, ``ipykernel_launcher``) written into a
+0700 runtime dir (default: a subdir of platformdirs' user_runtime_dir("fm-tutor")); transport is ipc (tcp on
+127.0.0.1 when the socket path would be too long); the kernel's stdout/stderr go to ``kernel-<id>.log`` and
+stdin is /dev/null, so nothing is ever written over the terminal. Liveness is polled every 0.5 s: a dead
+kernel resolves the running cell with status "died" within ~1 s.
+"""
+from .events import ClearOutput, Display, Error, Event, ExecResult, Result, Stream, describe_exit, strip_ansi
+from .grading import Grade, arun_exercise, run_exercise
+from .outputs import OutputBuffer, RichSegment, TextSegment
+from .pool import Kernel, KernelPool, default_runtime_dir
+
+__all__ = [
+    "ClearOutput", "Display", "Error", "Event", "ExecResult", "Grade", "Kernel", "KernelPool", "OutputBuffer",
+    "Result", "RichSegment", "Stream", "TextSegment", "arun_exercise", "default_runtime_dir", "describe_exit",
+    "run_exercise", "strip_ansi",
+]

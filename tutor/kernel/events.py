@@ -1,0 +1,100 @@
+"""Output events and execution results (plain dataclasses, no Textual, no jupyter_client)."""
+from __future__ import annotations
+
+import re
+import signal
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
+
+
+def strip_ansi(text: str) -> str:
+    return ANSI_RE.sub("", text)
+
+
+@dataclass
+class Stream:
+    name: str  # "stdout" | "stderr"
+    text: str
+
+
+@dataclass
+class Display:
+    data: dict[str, Any]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Result:
+    data: dict[str, Any]
+    execution_count: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Error:
+    ename: str
+    evalue: str
+    traceback: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The traceback without ANSI codes (or ``ename: evalue``)."""
+        return strip_ansi("\n".join(self.traceback)) if self.traceback else f"{self.ename}: {self.evalue}"
+
+
+@dataclass
+class ClearOutput:
+    wait: bool = False
+
+
+Event = Union[Stream, Display, Result, Error, ClearOutput]
+
+STATUSES = ("ok", "error", "timeout", "died", "interrupted")
+
+
+@dataclass
+class ExecResult:
+    """The outcome of one execution.
+
+    status: "ok" | "error" | "timeout" | "died" | "interrupted". ``message`` is a human-readable line for
+    anything but "ok" (empty for ok). ``error`` holds the exception for "error"/"interrupted"/"timeout"
+    when the kernel reported one. ``setup_failed`` is True when a setup cell (not the cell itself) failed.
+    """
+
+    status: str
+    execution_count: int | None = None
+    duration: float = 0.0
+    error: Error | None = None
+    message: str = ""
+    setup_failed: bool = False
+    stdout: str = ""  # collected stdout/stderr text (also delivered as events)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def describe_exit(code: int | None) -> str:
+    """'exit code -9, killed by signal SIGKILL: possibly out of memory' and the like."""
+    if code is None:
+        return "exit code unknown"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        why = {
+            "SIGKILL": ": possibly out of memory",
+            "SIGSEGV": ": a segmentation fault in native code",
+            "SIGABRT": ": aborted by native code",
+            "SIGBUS": ": a bus error in native code",
+        }.get(name, "")
+        return f"exit code {code}, killed by signal {name}{why}"
+    return f"exit code {code}"
+
+
+def died_message(code: int | None, while_running: bool = True) -> str:
+    where = " while running this cell" if while_running else ""
+    return f"the kernel died ({describe_exit(code)}){where}; press R to restart it"

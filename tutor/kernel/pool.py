@@ -1,0 +1,655 @@
+"""KernelPool: one ipykernel per lesson, driven by jupyter_client's async API on a private event loop.
+
+See the package docstring (:mod:`tutor.kernel`) for the public API. No Textual here.
+"""
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .events import ClearOutput, Display, Error, Event, ExecResult, Result, Stream, died_message
+
+KERNEL_NAME = "fm-tutor-python"
+LIVENESS_INTERVAL = 0.5  # seconds between is_alive() polls (busy and idle)
+INTERRUPT_GRACE = 3.0  # seconds to wait for a timed-out cell to stop after the interrupt
+STDOUT_KEEP = 200_000  # characters of stream text kept in ExecResult.stdout
+
+STATES = ("starting", "idle", "busy", "dead")
+
+
+def default_runtime_dir() -> Path:
+    import warnings
+
+    from platformdirs import user_runtime_dir
+
+    with warnings.catch_warnings():  # "XDG_RUNTIME_DIR is not set": platformdirs falls back to /tmp/runtime-UID
+        warnings.simplefilter("ignore")
+        return Path(user_runtime_dir("fm-tutor")) / "kernels"
+
+
+def _private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+def write_kernelspec(directory: Path) -> Path:
+    """Write the private kernelspec (absolute interpreter path) under ``directory``; return the specs dir."""
+    spec_dir = directory / "kernelspecs" / KERNEL_NAME
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "argv": [os.path.abspath(sys.executable), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "fm-tutor (Python)",
+        "language": "python",
+        "interrupt_mode": "signal",
+        "metadata": {"debugger": False},
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+    return directory / "kernelspecs"
+
+
+def _seq_items(setup: Iterable[Any] | None) -> list[tuple[str, float | None]]:
+    items = []
+    for s in setup or ():
+        if isinstance(s, str):
+            items.append((s, None))
+        else:  # a Cell (or anything with .code / .timeout)
+            items.append((s.code, getattr(s, "timeout", None)))
+    return items
+
+
+@dataclass
+class _Exec:
+    msg_id: str
+    on_event: Callable[[Event], None] | None
+    finished: asyncio.Future
+    reply: dict | None = None
+    idle: bool = False
+    error: Error | None = None
+    interrupted: bool = False
+    execution_count: int | None = None
+    stdout: list[str] = field(default_factory=list)
+    stdout_size: int = 0
+
+    def emit(self, ev: Event) -> None:
+        if isinstance(ev, Stream) and self.stdout_size < STDOUT_KEEP:
+            self.stdout.append(ev.text)
+            self.stdout_size += len(ev.text)
+        if self.on_event is not None:
+            try:
+                self.on_event(ev)
+            except Exception:  # a broken callback must not kill the reader
+                pass
+
+
+class Kernel:
+    """One kernel (for one lesson). Create through :meth:`KernelPool.start`."""
+
+    def __init__(self, pool: KernelPool, name: str, cwd: str | None):
+        self.pool = pool
+        self.name = name
+        self.cwd = cwd
+        self._state = "starting"
+        self._listeners: list[Callable[[Kernel, str], None]] = []
+        self.exit_code: int | None = None
+        self.start_error: str | None = None
+        self.generation = 0  # bumps on every (re)start
+        self.log_path: Path | None = None
+        self.connection_file: str | None = None
+        self._km = None
+        self._kc = None
+        self._execs: dict[str, _Exec] = {}
+        self._setup_done: set[str] = set()
+        self._tasks: list[asyncio.Task] = []
+        self._lock: asyncio.Lock | None = None
+        self._started: asyncio.Event | None = None
+        self._log_file = None
+        self._closing = False
+        self.ready: concurrent.futures.Future = concurrent.futures.Future()
+
+    # ---------------------------------------------------------------- state
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def pid(self) -> int | None:
+        proc = getattr(getattr(self._km, "provisioner", None), "process", None)
+        return getattr(proc, "pid", None)
+
+    def add_state_listener(self, callback: Callable[[Kernel, str], None]) -> None:
+        """``callback(kernel, state)`` is called from the kernel thread on every state change."""
+        self._listeners.append(callback)
+
+    def remove_state_listener(self, callback: Callable[[Kernel, str], None]) -> None:
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
+    def _set_state(self, state: str) -> None:
+        if state == self._state:
+            return
+        self._state = state
+        for cb in list(self._listeners):
+            try:
+                cb(self, state)
+            except Exception:
+                pass
+
+    # ---------------------------------------------------------------- public API (thread-safe)
+    def execute(self, code: str, timeout: float | None = None, on_event: Callable[[Event], None] | None = None,
+                setup: Sequence[Any] | None = None, store_history: bool = True) -> concurrent.futures.Future:
+        """Run ``code`` (after any setup cells not yet run in this kernel life) -> Future[ExecResult]."""
+        return self.pool.submit(self._execute(code, timeout, on_event, setup, store_history))
+
+    async def aexecute(self, *args, **kwargs) -> ExecResult:
+        return await asyncio.wrap_future(self.execute(*args, **kwargs))
+
+    def interrupt(self) -> concurrent.futures.Future:
+        return self.pool.submit(self._interrupt())
+
+    def restart(self) -> concurrent.futures.Future:
+        """Restart the kernel (fresh process, state cleared, setup cells re-armed) -> Future[None]."""
+        return self.pool.submit(self._restart())
+
+    async def arestart(self) -> None:
+        await asyncio.wrap_future(self.restart())
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        self.ready.result(timeout)
+
+    @property
+    def setup_done(self) -> set[str]:
+        return set(self._setup_done)
+
+    # ---------------------------------------------------------------- kernel loop side
+    async def _start(self) -> None:
+        from jupyter_client import AsyncKernelManager
+
+        self._lock = self._lock or asyncio.Lock()
+        self._started = self._started or asyncio.Event()
+        self._started.clear()
+        self._set_state("starting")
+        self.generation += 1
+        pool = self.pool
+        tag = f"{self.name}-{uuid.uuid4().hex[:8]}"
+        km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=pool._ksm)
+        km.connection_file = str(pool.runtime_dir / f"kernel-{tag}.json")
+        km.shutdown_wait_time = 2.0
+        ipc_base = str(pool.runtime_dir / f"k{tag[-8:]}")
+        if pool.transport == "ipc" and len(ipc_base) + 7 < 100:
+            km.transport = "ipc"
+            km.ip = ipc_base
+        else:
+            km.transport = "tcp"
+            km.ip = "127.0.0.1"
+        self.connection_file = km.connection_file
+        self.log_path = pool.runtime_dir / f"kernel-{self.name}.log"
+        if self._log_file is None:
+            self._log_file = open(self.log_path, "ab", buffering=0)
+        env = dict(os.environ)
+        env.update({
+            "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+            "PYTHONUNBUFFERED": "1",
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+            "FM_TUTOR_KERNEL": self.name,
+        })
+        env.pop("JPY_PARENT_PID", None)
+        env.update(pool.env)
+        self._km = km
+        try:
+            await km.start_kernel(env=env, cwd=self.cwd or os.getcwd(), stdin=subprocess.DEVNULL,
+                                  stdout=self._log_file, stderr=self._log_file)
+            if os.path.exists(km.connection_file):
+                os.chmod(km.connection_file, 0o600)
+            kc = km.client()
+            kc.allow_stdin = False
+            kc.start_channels(stdin=False, hb=False, control=True)
+            self._kc = kc
+            # wait_for_ready reads shell/iopub itself: start our readers only afterwards
+            await kc.wait_for_ready(timeout=pool.start_timeout)
+            self._tasks = [
+                asyncio.ensure_future(self._read_iopub(kc)),
+                asyncio.ensure_future(self._read_shell(kc)),
+            ]
+        except Exception as e:  # noqa: BLE001 - any start failure becomes a dead kernel with a reason
+            self.start_error = f"{type(e).__name__}: {e}"
+            self.exit_code = await self._poll_exit()
+            self._set_state("dead")
+            self._started.set()
+            if not self.ready.done():
+                self.ready.set_exception(RuntimeError(f"kernel {self.name} failed to start: {self.start_error}"))
+            return
+        self.exit_code = None
+        self.start_error = None
+        self._tasks.append(asyncio.ensure_future(self._watch(km)))
+        self._set_state("idle")
+        self._started.set()
+        if not self.ready.done():
+            self.ready.set_result(self)
+
+    async def _poll_exit(self) -> int | None:
+        prov = getattr(self._km, "provisioner", None)
+        proc = getattr(prov, "process", None)
+        if proc is None:
+            return None
+        return proc.poll()
+
+    async def _watch(self, km) -> None:
+        gen = self.generation
+        while gen == self.generation and not self._closing:
+            await asyncio.sleep(LIVENESS_INTERVAL)
+            if gen != self.generation or self._closing:
+                return
+            try:
+                alive = await km.is_alive()
+            except Exception:
+                alive = False
+            if not alive:
+                self.exit_code = await self._poll_exit()
+                self._set_state("dead")
+                msg = died_message(self.exit_code)
+                for ex in list(self._execs.values()):
+                    if not ex.finished.done():
+                        ex.finished.set_result(ExecResult("died", ex.execution_count, message=msg,
+                                                          stdout="".join(ex.stdout)))
+                self._execs.clear()
+                return
+
+    async def _read_iopub(self, kc) -> None:
+        while True:
+            try:
+                msg = await kc.get_iopub_msg()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                await asyncio.sleep(0.05)
+                continue
+            parent = (msg.get("parent_header") or {}).get("msg_id")
+            ex = self._execs.get(parent)
+            if ex is None:
+                continue
+            t = msg["msg_type"]
+            c = msg["content"]
+            if t == "status":
+                if c.get("execution_state") == "idle":
+                    ex.idle = True
+                    self._maybe_finish(ex)
+            elif t == "stream":
+                ex.emit(Stream(c.get("name", "stdout"), c.get("text", "")))
+            elif t in ("display_data", "update_display_data"):
+                ex.emit(Display(c.get("data", {}), c.get("metadata", {})))
+            elif t == "execute_result":
+                ex.emit(Result(c.get("data", {}), c.get("execution_count"), c.get("metadata", {})))
+            elif t == "error":
+                err = Error(c.get("ename", ""), c.get("evalue", ""), list(c.get("traceback", [])))
+                ex.error = err
+                ex.emit(err)
+            elif t == "clear_output":
+                ex.emit(ClearOutput(bool(c.get("wait", False))))
+            elif t == "execute_input":
+                ex.execution_count = c.get("execution_count")
+
+    async def _read_shell(self, kc) -> None:
+        while True:
+            try:
+                msg = await kc.get_shell_msg()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                await asyncio.sleep(0.05)
+                continue
+            parent = (msg.get("parent_header") or {}).get("msg_id")
+            ex = self._execs.get(parent)
+            if ex is None or msg.get("msg_type") != "execute_reply":
+                continue
+            ex.reply = msg["content"]
+            if ex.execution_count is None:
+                ex.execution_count = msg["content"].get("execution_count")
+            self._maybe_finish(ex)
+
+    def _maybe_finish(self, ex: _Exec) -> None:
+        if ex.reply is None or not ex.idle or ex.finished.done():
+            return
+        self._execs.pop(ex.msg_id, None)
+        ex.finished.set_result(self._result_of(ex))
+
+    def _result_of(self, ex: _Exec) -> ExecResult:
+        rep = ex.reply or {}
+        status = rep.get("status", "error")
+        out = "".join(ex.stdout)
+        if status == "ok":
+            return ExecResult("ok", ex.execution_count, stdout=out)
+        err = ex.error or Error(rep.get("ename", ""), rep.get("evalue", ""), list(rep.get("traceback", [])))
+        if status == "aborted":
+            return ExecResult("interrupted", ex.execution_count, error=err, message="the cell was aborted", stdout=out)
+        if ex.interrupted and err.ename == "KeyboardInterrupt":
+            return ExecResult("interrupted", ex.execution_count, error=err, message="interrupted", stdout=out)
+        return ExecResult("error", ex.execution_count, error=err, message=f"{err.ename}: {err.evalue}", stdout=out)
+
+    async def _run(self, code: str, timeout: float | None, on_event, store_history: bool = True) -> ExecResult:
+        """Send one execute_request and wait for it (the caller holds the lock)."""
+        t0 = time.perf_counter()
+        if self._state == "dead" or self._kc is None:
+            return ExecResult("died", message=self._dead_message(), duration=0.0)
+        loop = asyncio.get_running_loop()
+        msg_id = self._kc.execute(code, silent=False, store_history=store_history, allow_stdin=False,
+                                  stop_on_error=False)
+        ex = _Exec(msg_id, on_event, loop.create_future())
+        self._execs[msg_id] = ex
+        self._set_state("busy")
+        try:
+            try:
+                res = await asyncio.wait_for(asyncio.shield(ex.finished), timeout)
+            except asyncio.TimeoutError:
+                ex.interrupted = False
+                await self._send_interrupt()
+                try:
+                    res = await asyncio.wait_for(asyncio.shield(ex.finished), INTERRUPT_GRACE)
+                except asyncio.TimeoutError:
+                    res = None
+                if res is not None and res.status == "died":
+                    pass
+                else:
+                    msg = f"the cell ran longer than its time limit of {timeout:g} s and was interrupted"
+                    if res is None:
+                        msg = (f"the cell ran longer than its time limit of {timeout:g} s and did not stop when "
+                               "interrupted; press R to restart the kernel")
+                        self._execs.pop(msg_id, None)
+                    res = ExecResult("timeout", ex.execution_count, error=res.error if res else None, message=msg,
+                                     stdout="".join(ex.stdout))
+        finally:
+            if self._state == "busy":
+                self._set_state("idle")
+        res.duration = time.perf_counter() - t0
+        return res
+
+    def _dead_message(self) -> str:
+        if self.start_error:
+            return f"the kernel could not start ({self.start_error}); press R to try again"
+        return died_message(self.exit_code, while_running=False)
+
+    async def _execute(self, code, timeout, on_event, setup, store_history=True) -> ExecResult:
+        async with self._locked():
+            gen = self.generation
+            for scode, stimeout in _seq_items(setup):
+                if scode in self._setup_done:
+                    continue
+                r = await self._run(scode, stimeout, None, store_history=False)
+                if gen != self.generation:
+                    return ExecResult("interrupted", message="the kernel was restarted")
+                if r.status != "ok":
+                    if r.error is not None and on_event is not None:
+                        on_event(r.error)
+                    r.setup_failed = True
+                    r.message = f"a setup cell failed ({r.message}); fix it or press R to restart the kernel"
+                    return r
+                self._setup_done.add(scode)
+            return await self._run(code, timeout, on_event, store_history)
+
+    def _locked(self):
+        kernel = self
+
+        class _Ctx:
+            async def __aenter__(self_inner):
+                await kernel._lock.acquire()
+                await kernel._started.wait()
+                return kernel
+
+            async def __aexit__(self_inner, *exc):
+                kernel._lock.release()
+
+        return _Ctx()
+
+    async def _send_interrupt(self) -> None:
+        if self._km is not None and self._state != "dead":
+            try:
+                await self._km.interrupt_kernel()
+            except Exception:
+                pass
+
+    async def _interrupt(self) -> None:
+        for ex in self._execs.values():
+            ex.interrupted = True
+        await self._send_interrupt()
+
+    async def _teardown(self, now: bool = True) -> None:
+        for t in self._tasks:
+            t.cancel()
+        self._tasks = []
+        kc, km = self._kc, self._km
+        self._kc = None
+        if kc is not None:
+            try:
+                kc.stop_channels()
+            except Exception:
+                pass
+        if km is not None:
+            try:
+                if await km.is_alive() or km.has_kernel:
+                    await km.shutdown_kernel(now=now)
+            except Exception:
+                try:
+                    await km.kill_kernel()
+                except Exception:
+                    pass
+            try:
+                await km.cleanup_resources()
+            except Exception:
+                pass
+
+    async def _restart(self) -> None:
+        self.generation += 1  # stops the watcher, marks running executions as stale
+        msg = "the kernel was restarted"
+        for ex in list(self._execs.values()):
+            if not ex.finished.done():
+                ex.finished.set_result(ExecResult("interrupted", ex.execution_count, message=msg))
+        self._execs.clear()
+        self._set_state("starting")
+        await self._teardown(now=True)
+        self._setup_done.clear()
+        await self._start()
+
+    async def _adopt(self) -> None:
+        """A spare kernel becomes this lesson's: same cwd and FM_TUTOR_KERNEL as a kernel started for it."""
+        code = (f"import os as _o; _o.chdir({self.cwd or os.getcwd()!r}); "
+                f"_o.environ['FM_TUTOR_KERNEL'] = {self.name!r}; del _o")
+        async with self._locked():
+            await self._run(code, 30, None, store_history=False)
+
+    async def _close(self) -> None:
+        self._closing = True
+        self.generation += 1
+        for ex in list(self._execs.values()):
+            if not ex.finished.done():
+                ex.finished.set_result(ExecResult("died", message="the kernel was shut down"))
+        self._execs.clear()
+        await self._teardown(now=False)
+        self._set_state("dead")
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+
+class KernelPool:
+    """Kernels by lesson id, all driven from one private asyncio loop in a daemon thread."""
+
+    def __init__(self, runtime_dir: str | os.PathLike | None = None, keep_alive: float = 0.0,
+                 env: dict[str, str] | None = None, transport: str = "ipc", start_timeout: float = 60.0,
+                 spare: bool = False):
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        base = Path(runtime_dir) if runtime_dir else default_runtime_dir()
+        _private_dir(base)
+        # one private sub-directory per pool: no clashes between two tutors, easy cleanup
+        self.runtime_dir = _private_dir(base / f"p{os.getpid()}-{uuid.uuid4().hex[:6]}")
+        self.keep_alive = keep_alive
+        self.env = dict(env or {})
+        self.transport = transport
+        self.start_timeout = start_timeout
+        self._ksm = KernelSpecManager(kernel_dirs=[str(write_kernelspec(self.runtime_dir))])
+        self._kernels: dict[str, Kernel] = {}
+        self._pending_close: dict[str, tuple[asyncio.TimerHandle, concurrent.futures.Future]] = {}
+        self._close_gen: dict[str, int] = {}
+        self._close_lock = threading.Lock()
+        self._closed = False
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="fm-tutor-kernels", daemon=True)
+        self._thread.start()
+        ref = weakref.ref(self)
+        self._atexit = lambda: (ref() and ref().shutdown_all(timeout=5))
+        atexit.register(self._atexit)
+        self.spare = spare
+        self._spare: Kernel | None = None
+        if spare:
+            self._spawn_spare()
+
+    def _boot(self, k: Kernel) -> None:
+        async def boot():
+            k._lock = asyncio.Lock()
+            k._started = asyncio.Event()
+            await k._start()
+
+        self.submit(boot())
+
+    def _spawn_spare(self) -> None:
+        """Keep one unassigned kernel warming up, so the next start() is (nearly) instant."""
+        if self._closed:
+            return
+        self._spare = Kernel(self, "_spare", None)
+        self._boot(self._spare)
+
+    # ---------------------------------------------------------------- plumbing
+    def submit(self, coro: Coroutine) -> concurrent.futures.Future:
+        """Run a coroutine on the kernel loop -> concurrent.futures.Future."""
+        if self._closed:
+            coro.close()
+            raise RuntimeError("the kernel pool is shut down")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    def call(self, fn: Callable, *args) -> None:
+        self._loop.call_soon_threadsafe(fn, *args)
+
+    @property
+    def kernels(self) -> dict[str, Kernel]:
+        return dict(self._kernels)
+
+    # ---------------------------------------------------------------- API
+    def start(self, lesson_id: str, cwd: str | os.PathLike | None = None) -> Kernel:
+        """Start (in the background) or return the kernel for ``lesson_id``. Idempotent."""
+        k = self._kernels.get(lesson_id)
+        with self._close_lock:  # cancel a delayed shutdown of this lesson's kernel
+            self._close_gen[lesson_id] = self._close_gen.get(lesson_id, 0) + 1
+            pending = self._pending_close.pop(lesson_id, None)
+        if pending is not None:
+            self._loop.call_soon_threadsafe(pending[0].cancel)
+            if not pending[1].done():
+                pending[1].set_result(False)
+        if k is not None and not k._closing:
+            return k
+        sp = self._spare
+        if sp is not None and sp.state in ("starting", "idle"):
+            # adopt the warm spare: move it to the lesson's directory, then warm a new spare
+            self._spare = None
+            sp.name = lesson_id
+            sp.cwd = str(cwd) if cwd else None
+            self._kernels[lesson_id] = sp
+            self.submit(sp._adopt())
+            self._spawn_spare()
+            return sp
+        k = Kernel(self, lesson_id, str(cwd) if cwd else None)
+        self._kernels[lesson_id] = k
+        self._boot(k)
+        return k
+
+    def kernel(self, lesson_id: str) -> Kernel | None:
+        return self._kernels.get(lesson_id)
+
+    def shutdown(self, lesson_id: str, delay: float | None = None) -> concurrent.futures.Future:
+        """Shut a lesson's kernel down after ``delay`` seconds (default: keep_alive) -> Future[bool]: True once
+        closed, False if a start() of the same lesson cancelled it first (or there was no kernel)."""
+        delay = self.keep_alive if delay is None else delay
+        done: concurrent.futures.Future = concurrent.futures.Future()
+        k = self._kernels.get(lesson_id)
+        if k is None:
+            done.set_result(False)
+            return done
+        with self._close_lock:
+            gen = self._close_gen.get(lesson_id, 0)
+
+        async def close():
+            with self._close_lock:
+                if self._close_gen.get(lesson_id, 0) != gen:  # start() came in between
+                    return False
+                self._pending_close.pop(lesson_id, None)
+                if self._kernels.get(lesson_id) is k:
+                    del self._kernels[lesson_id]
+            await k._close()
+            return True
+
+        def fire():
+            f = self.submit(close())
+            f.add_done_callback(lambda f: done.done() or (done.set_result(f.result()) if f.exception() is None
+                                                          else done.set_exception(f.exception())))
+
+        if delay and delay > 0:
+            def schedule():
+                with self._close_lock:
+                    if self._close_gen.get(lesson_id, 0) == gen:
+                        self._pending_close[lesson_id] = (self._loop.call_later(delay, fire), done)
+                if not done.done() and self._close_gen.get(lesson_id, 0) != gen:
+                    done.set_result(False)
+            self._loop.call_soon_threadsafe(schedule)
+        else:
+            fire()
+        return done
+
+    def shutdown_all(self, timeout: float = 10.0) -> None:
+        """Shut every kernel down and stop the loop thread (blocking; safe to call twice)."""
+        if self._closed:
+            return
+        kernels = list(self._kernels.values()) + ([self._spare] if self._spare is not None else [])
+        self._kernels.clear()
+        self._spare = None
+
+        async def close_all():
+            for h, _ in self._pending_close.values():
+                h.cancel()
+            self._pending_close.clear()
+            await asyncio.gather(*(k._close() for k in kernels), return_exceptions=True)
+
+        try:
+            asyncio.run_coroutine_threadsafe(close_all(), self._loop).result(timeout)
+        except Exception:
+            pass
+        self._closed = True
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=2)
+        try:
+            atexit.unregister(self._atexit)
+        except Exception:
+            pass
+        try:
+            import shutil
+
+            shutil.rmtree(self.runtime_dir, ignore_errors=True)
+        except Exception:
+            pass
+
+    def __enter__(self) -> KernelPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown_all()

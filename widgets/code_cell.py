@@ -1,0 +1,311 @@
+"""CodeCell: one lesson code cell — header (id, flags, state), the code, and its live output.
+
+It renders and posts messages; the screen does the work (kernel, saving). Messages:
+``RunRequested(cell_id, code)``, ``Edited(cell_id, code)`` (debounced ~300 ms, on every change while
+editing), ``ResetRequested(cell_id)``, ``InterruptRequested(cell_id)``, ``RestartRequested(cell_id)`` (the
+screen asks for confirmation), ``ShowFullOutput(cell_id)``. The screen calls :meth:`set_state`,
+:meth:`set_code` and feeds :attr:`output` (an OutputBuffer) from the kernel thread.
+
+Keys (``BINDINGS`` with ids ``cell.*`` so they can be remapped): r / ctrl+enter run, e edit, escape stop
+editing, ctrl+r reset to the lesson's code, i interrupt, R restart kernel, o view the whole output.
+"""
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import Static, TextArea
+
+from tutor.course.model import Cell
+from tutor.kernel.outputs import OutputBuffer
+
+from .output_view import OutputView
+
+CELL_STATES = ("idle", "queued", "running", "ok", "error", "timeout", "died", "interrupted", "skipped")
+EDIT_DEBOUNCE = 0.3
+
+_STATE_STYLE = {
+    "idle": "dim", "queued": "yellow", "running": "bold yellow", "ok": "green", "error": "bold red",
+    "timeout": "bold red", "died": "bold red", "interrupted": "yellow", "skipped": "dim",
+}
+
+
+class _CellMessage(Message):
+    def __init__(self, cell: CodeCell) -> None:
+        super().__init__()
+        self.cell = cell
+        self.cell_id = cell.cell.id
+
+    @property
+    def control(self) -> CodeCell:
+        return self.cell
+
+
+class _CellTextArea(TextArea):
+    """TextArea that indents on tab and leaves editing on escape (instead of moving focus)."""
+
+    async def _on_key(self, event) -> None:
+        if event.key == "escape" and not self.read_only:
+            event.stop()
+            event.prevent_default()
+            cell = next((a for a in self.ancestors if isinstance(a, CodeCell)), None)
+            if cell is not None:
+                cell.action_stop_editing()
+            return
+        await super()._on_key(event)
+
+
+class CodeCell(Vertical, can_focus=True):
+    """A code cell. ``gpu_available`` (set by the screen) decides whether a gpu cell may run."""
+
+    BINDINGS = [
+        Binding("r", "run", "Run", id="cell.run"),
+        Binding("ctrl+enter", "run", "Run", show=False, id="cell.run_alt"),
+        Binding("e", "edit", "Edit", id="cell.edit"),
+        Binding("escape", "stop_editing", "Stop editing", show=False, id="cell.stop_editing"),
+        Binding("ctrl+r", "reset", "Reset code", id="cell.reset"),
+        Binding("i", "interrupt", "Interrupt", id="cell.interrupt"),
+        Binding("R", "restart", "Restart kernel", id="cell.restart"),
+        Binding("o", "full_output", "Output", id="cell.full_output"),
+    ]
+
+    DEFAULT_CSS = """
+    CodeCell { height: auto; margin: 0 0 1 0; border: round $primary 40%; padding: 0 0; }
+    CodeCell:focus-within { border: round $accent; }
+    CodeCell > .cell--header { height: 1; padding: 0 1; }
+    CodeCell > TextArea { height: auto; max-height: 30; border: none; padding: 0 1; }
+    CodeCell > TextArea.-editing { border-left: thick $accent; }
+    CodeCell > .cell--notice { height: auto; padding: 0 1; color: $text-warning; }
+    CodeCell > .cell--notice.-hidden { display: none; }
+    """
+
+    class RunRequested(_CellMessage):
+        def __init__(self, cell: CodeCell, code: str) -> None:
+            super().__init__(cell)
+            self.code = code
+
+    class Edited(_CellMessage):
+        def __init__(self, cell: CodeCell, code: str) -> None:
+            super().__init__(cell)
+            self.code = code
+
+    class ResetRequested(_CellMessage):
+        pass
+
+    class InterruptRequested(_CellMessage):
+        pass
+
+    class RestartRequested(_CellMessage):
+        pass
+
+    class ShowFullOutput(_CellMessage):
+        pass
+
+    gpu_available: reactive[bool] = reactive(True)
+    editing: reactive[bool] = reactive(False)
+
+    def __init__(self, cell: Cell, code: str | None = None, *, lesson_code: str | None = None,
+                 gpu_available: bool = True, buffer: OutputBuffer | None = None, name=None, id=None,
+                 classes=None) -> None:
+        """``code``: what to show (the learner's saved edit, if any); ``lesson_code``: what ctrl+r restores
+        (defaults to the cell's code)."""
+        super().__init__(name=name, id=id, classes=classes)
+        self.cell = cell
+        self.lesson_code = lesson_code if lesson_code is not None else cell.code
+        self._initial = code if code is not None else cell.code
+        self.output = buffer if buffer is not None else OutputBuffer()
+        self.state = "idle"
+        self.execution_count: int | None = None
+        self.elapsed: float | None = None
+        self.message = ""
+        self._run_started: float | None = None
+        self._tick = None
+        self._edit_timer = None
+        self._suppress_change = 0
+        self.set_reactive(CodeCell.gpu_available, gpu_available)
+
+    # ---------------------------------------------------------------- compose
+    def compose(self) -> ComposeResult:
+        yield Static(self._header(), classes="cell--header")
+        # language="python" highlights when textual[syntax] (tree-sitter) is installed, else plain text
+        ta = _CellTextArea(self._initial, language="python", read_only=True, show_line_numbers=False, soft_wrap=False,
+                      tab_behavior="indent", compact=True)
+        ta.can_focus = False
+        yield ta
+        yield Static("", classes="cell--notice -hidden")
+        yield OutputView(self.output)
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._update_notice)
+
+    @property
+    def text_area(self) -> TextArea:
+        return self.query_one(TextArea)
+
+    @property
+    def output_view(self) -> OutputView:
+        return self.query_one(OutputView)
+
+    @property
+    def code(self) -> str:
+        return self.text_area.text if self.is_mounted else self._initial
+
+    # ---------------------------------------------------------------- header / state
+    def _flags(self) -> list[str]:
+        c = self.cell
+        flags = [t for t in ("setup", "gpu", "exercise") if t in c.tags]
+        if c.timeout and c.timeout != 60:
+            flags.append(f"{c.timeout:g}s")
+        return flags
+
+    def _header(self) -> Text:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append(self.cell.id, style="bold")
+        for f in self._flags():
+            t.append(f" [{f}]", style="cyan" if f != "gpu" else "magenta")
+        if self.editing:
+            t.append(" ✎ editing", style="bold")
+        t.append("  ")
+        state = self.state
+        label = state
+        if state == "running" and self._run_started is not None:
+            label = f"running {time.monotonic() - self._run_started:.0f}s"
+        t.append(label, style=_STATE_STYLE.get(state, ""))
+        if self.execution_count is not None:
+            t.append(f"  [{self.execution_count}]", style="dim")
+        if self.elapsed is not None and state not in ("running", "queued"):
+            t.append(f"  {_fmt_elapsed(self.elapsed)}", style="dim")
+        return t
+
+    def _refresh_header(self) -> None:
+        if self.is_mounted:
+            self.query_one(".cell--header", Static).update(self._header())
+
+    def set_state(self, state: str, *, execution_count: int | None = None, elapsed: float | None = None,
+                  message: str = "") -> None:
+        """idle | queued | running | ok | error | timeout | died | interrupted | skipped."""
+        self.state = state
+        self.message = message
+        if execution_count is not None:
+            self.execution_count = execution_count
+        if state == "running":
+            self._run_started = time.monotonic()
+            self.elapsed = None
+            if self._tick is None and self.is_mounted:
+                self._tick = self.set_interval(1.0, self._refresh_header)
+        else:
+            if self._tick is not None:
+                self._tick.stop()
+                self._tick = None
+            if elapsed is not None:
+                self.elapsed = elapsed
+            elif self._run_started is not None and state not in ("queued", "idle"):
+                self.elapsed = time.monotonic() - self._run_started
+            self._run_started = None
+        self._refresh_header()
+        self._update_notice()
+
+    def set_code(self, code: str) -> None:
+        """Replace the shown code (does not post Edited)."""
+        if not self.is_mounted:
+            self._initial = code
+            return
+        self._suppress_change += 1
+        self.text_area.load_text(code)
+
+    # ---------------------------------------------------------------- gpu notice
+    @property
+    def skipped(self) -> bool:
+        return self.cell.is_gpu and not self.gpu_available
+
+    def watch_gpu_available(self, _old: bool, _new: bool) -> None:
+        self._update_notice()
+        self._refresh_header()
+
+    def _update_notice(self) -> None:
+        if not self.is_mounted:
+            return
+        notice = self.query_one(".cell--notice", Static)
+        text = ""
+        if self.skipped:
+            twin = self.cell.cpu_twin
+            text = "Needs a CUDA GPU, which this machine does not have: skipped here."
+            text += f" Run its CPU twin, cell '{twin}', instead." if twin else " (no CPU twin)"
+        elif self.message and self.state in ("error", "timeout", "died", "interrupted"):
+            text = self.message
+        notice.update(text)
+        notice.set_class(not text, "-hidden")
+
+    # ---------------------------------------------------------------- editing
+    def watch_editing(self, editing: bool) -> None:
+        if not self.is_mounted:
+            return
+        ta = self.text_area
+        ta.read_only = not editing
+        ta.can_focus = editing
+        ta.set_class(editing, "-editing")
+        if editing:
+            ta.focus()
+        else:
+            self._flush_edit()
+            self.focus()
+        self._refresh_header()
+
+    @on(TextArea.Changed)
+    def _on_text_changed(self, event: TextArea.Changed) -> None:
+        event.stop()
+        if self._suppress_change:
+            self._suppress_change -= 1
+            return
+        if self._edit_timer is not None:
+            self._edit_timer.stop()
+        self._edit_timer = self.set_timer(EDIT_DEBOUNCE, self._flush_edit)
+
+    def _flush_edit(self) -> None:
+        if self._edit_timer is None:
+            return
+        self._edit_timer.stop()
+        self._edit_timer = None
+        self.post_message(self.Edited(self, self.code))
+
+    # ---------------------------------------------------------------- actions
+    def action_run(self) -> None:
+        if self.skipped:
+            self._update_notice()
+            self.app.bell()
+            return
+        self._flush_edit()
+        self.post_message(self.RunRequested(self, self.code))
+
+    def action_edit(self) -> None:
+        self.editing = True
+
+    def action_stop_editing(self) -> None:
+        self.editing = False
+
+    def action_reset(self) -> None:
+        self.set_code(self.lesson_code)
+        self.post_message(self.ResetRequested(self))
+
+    def action_interrupt(self) -> None:
+        self.post_message(self.InterruptRequested(self))
+
+    def action_restart(self) -> None:
+        self.post_message(self.RestartRequested(self))
+
+    def action_full_output(self) -> None:
+        self.post_message(self.ShowFullOutput(self))
+
+
+def _fmt_elapsed(s: float) -> str:
+    if s < 1:
+        return f"{s * 1000:.0f} ms"
+    if s < 60:
+        return f"{s:.1f} s"
+    return f"{int(s // 60)}m{int(s % 60):02d}s"
