@@ -78,6 +78,12 @@ class TutorApp(App[int]):
             self.open_lesson(self.start["lesson"], self.start.get("step"))
 
         self.run_worker(self._probe_gpu, thread=True, exit_on_error=False, group="probe")
+        # import the kernel machinery off the UI thread, so the first lesson opened does not pay for it
+        self.run_worker(self._preload, thread=True, exit_on_error=False, group="probe")
+
+    @staticmethod
+    def _preload() -> None:
+        import tutor.kernel  # noqa: F401
 
     def _probe_gpu(self) -> None:
         import shutil

@@ -66,6 +66,7 @@ class ReaderScreen(Screen):
         yield KeyBar()
 
     def on_mount(self) -> None:
+        self.call_after_refresh(self._painted)
         self.cells.app = self.app
         if any(not c.is_hidden and not c.is_gpu for c in self.lesson.cells):
             self.call_after_refresh(self._start_kernel)
@@ -73,6 +74,9 @@ class ReaderScreen(Screen):
         self.query_one("#toc", OptionList).highlighted = self.index
         self._step_shown(self.index)
         self.query_one("#step-scroll", VerticalScroll).focus()
+
+    def _painted(self) -> None:
+        self.first_paint_at = time.perf_counter()  # read by `fm-tutor bench reader`
 
     def _toc_options(self) -> list[Option]:
         seen = self.app.store.lesson_state(self.lesson.id).steps_seen
