@@ -89,3 +89,27 @@ async def test_gpu_cell_is_skipped_with_its_cpu_twin_named(fixture_course, tmp_p
         from .helpers import widget_text
 
         assert "sqrt-two" in widget_text(cell.query_one(".cell--notice"))
+
+
+async def test_solution_needs_an_attempt_or_a_confirmation(fixture_course, tmp_path):
+    from tutor.screens.cells import ConfirmScreen, SolutionScreen
+
+    app = TutorApp(course=load_course(fixture_course), store=ProgressStore(tmp_path / "p.db"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        app.open_lesson("01", "count")
+        await pilot.pause()
+        cell = app.screen.query_one("#cell-params-ex", CodeCell)
+        cell.focus()
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)  # no attempt yet: confirm first
+        await pilot.press("y")
+        await pilot.pause()
+        assert isinstance(app.screen, SolutionScreen)
+        await pilot.press("l")  # load it into the cell
+        await pilot.pause()
+        assert "12 * d * d" in cell.code
+        cell.focus()
+        await pilot.press("r")
+        assert await wait_for(pilot, lambda: cell.state == "passed"), (cell.state, cell.message)
+        assert cell.solved

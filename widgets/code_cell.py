@@ -73,6 +73,7 @@ class CodeCell(Vertical, can_focus=True):
         Binding("i", "interrupt", "Interrupt", id="cell.interrupt"),
         Binding("R", "restart", "Restart kernel", id="cell.restart"),
         Binding("o", "full_output", "Output", id="cell.full_output"),
+        Binding("s", "solution", "Solution", id="cell.solution"),
     ]
 
     DEFAULT_CSS = """
@@ -107,6 +108,9 @@ class CodeCell(Vertical, can_focus=True):
     class ShowFullOutput(_CellMessage):
         pass
 
+    class SolutionRequested(_CellMessage):
+        pass
+
     gpu_available: reactive[bool] = reactive(True)
     editing: reactive[bool] = reactive(False)
 
@@ -129,6 +133,7 @@ class CodeCell(Vertical, can_focus=True):
         self._edit_timer = None
         self._suppress_change = 0
         self.set_reactive(CodeCell.gpu_available, gpu_available)
+        self.solved = False  # an exercise the learner has passed (set by the screen from the progress store)
 
     # ---------------------------------------------------------------- compose
     def compose(self) -> ComposeResult:
@@ -169,6 +174,8 @@ class CodeCell(Vertical, can_focus=True):
         t.append(self.cell.id, style="bold")
         for f in self._flags():
             t.append(f" [{f}]", style="cyan" if f != "gpu" else "magenta")
+        if self.cell.is_exercise and self.solved:
+            t.append(" ✓ solved", style="bold green")
         if self.editing:
             t.append(" ✎ editing", style="bold")
         t.append("  ")
@@ -301,6 +308,14 @@ class CodeCell(Vertical, can_focus=True):
 
     def action_full_output(self) -> None:
         self.post_message(self.ShowFullOutput(self))
+
+    def action_solution(self) -> None:
+        self.post_message(self.SolutionRequested(self))
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "solution":
+            return self.cell.is_exercise
+        return True
 
 
 def _fmt_elapsed(s: float) -> str:

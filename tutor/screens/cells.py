@@ -194,3 +194,33 @@ class FullOutputScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one(TextArea).focus()
+
+
+class SolutionScreen(ModalScreen[bool]):
+    """The reference solution of an exercise; l loads it into the cell."""
+
+    BINDINGS = [
+        Binding("l", "load", "Load into the cell", id="solution.load"),
+        Binding("escape,q", "close", "Close", id="solution.close"),
+    ]
+    DEFAULT_CSS = """
+    SolutionScreen { align: center middle; }
+    SolutionScreen > Vertical { width: 95%; max-width: 110; height: 80%; border: thick $success; background: $surface; }
+    SolutionScreen TextArea { height: 1fr; }
+    """
+
+    def __init__(self, cell_id: str, code: str) -> None:
+        super().__init__()
+        self.cell_id = cell_id
+        self.code = code
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text(f"Solution of {self.cell_id}  (l: load it into the cell · esc: close)", style="bold"))
+            yield TextArea(self.code, language="python", read_only=True, id="solution-code")
+
+    def action_load(self) -> None:
+        self.dismiss(True)
+
+    def action_close(self) -> None:
+        self.dismiss(False)

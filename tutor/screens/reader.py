@@ -138,6 +138,8 @@ class ReaderScreen(Screen):
         rec = self.cells.record(cell.id)
         w = CodeCell(cell, code, lesson_code=cell.code, gpu_available=self.app.gpu_available,
                      buffer=rec.buffer, id=f"cell-{cell.id}")
+        if cell.is_exercise:
+            w.solved = bool(self.app.store.exercise_results(self.lesson.id).get(cell.id))
         if rec.state != "idle":
             self.call_after_refresh(self._cell_updated, cell.id)
         return w
@@ -153,6 +155,8 @@ class ReaderScreen(Screen):
         if w is None:
             return
         rec = self.cells.record(cell_id)
+        if rec.solved:
+            w.solved = True
         w.set_state(rec.state, execution_count=rec.execution_count, elapsed=rec.elapsed, message=rec.message)
 
     def kernel_state_changed(self, lesson_id: str, state: str, kernel) -> None:
@@ -208,6 +212,37 @@ class ReaderScreen(Screen):
         from .cells import FullOutputScreen
 
         self.app.push_screen(FullOutputScreen(f"Output of {event.cell_id}", event.control.output.full_text()))
+
+    def on_code_cell_solution_requested(self, event: CodeCell.SolutionRequested) -> None:
+        event.stop()
+        from .cells import ConfirmScreen, SolutionScreen
+
+        cell = event.control.cell
+        _check, sol = self.lesson.exercise_parts(cell.id)
+        if sol is None:
+            self.notify("This exercise has no reference solution.")
+            return
+        widget = event.control
+
+        def show(ok: bool | None = True) -> None:
+            if not ok:
+                return
+
+            def load(use: bool | None) -> None:
+                if use:
+                    widget.set_code(sol.code)
+                    self.app.store.save_cell_edit(self.lesson.id, cell.id, sol.code)
+                    self.notify("The solution is in the cell; ctrl+r gives you the starter code back.")
+
+            self.app.push_screen(SolutionScreen(cell.id, sol.code), load)
+
+        tried = self.cells.record(cell.id).attempts > 0 or any(
+            r["cell_id"] == cell.id for r in self.app.store.cell_runs(self.lesson.id)
+        )
+        if tried:
+            show()
+        else:
+            self.app.push_screen(ConfirmScreen("You have not tried this exercise yet. Show the solution anyway?"), show)
 
     def _runnable(self, cells) -> list:
         out = []

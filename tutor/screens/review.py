@@ -31,6 +31,7 @@ class ReviewScreen(Screen):
         self.done = 0
         self.current: tuple[str, str, Quiz] | None = None
         self.answered_correct: bool | None = None
+        self._shown = 0
 
     def compose(self) -> ComposeResult:
         yield Static(id="topbar", classes="topbar")
@@ -66,6 +67,7 @@ class ReviewScreen(Screen):
     def show_next(self) -> None:
         body = self.query_one("#review-body", VerticalScroll)
         body.remove_children()
+        self._shown += 1
         self.answered_correct = None
         self._top()
         if not self.queue:
@@ -74,16 +76,16 @@ class ReviewScreen(Screen):
             body.mount(Static(
                 "Nothing is due for review. Questions you answer in lessons come back here on a schedule: "
                 "soon after a mistake, later and later as you keep getting them right." if not nxt else f"{nxt} due",
-                id="review-empty",
+                id=f"review-empty-{self._shown}", classes="review-empty",
             ))
             return
         self.current = self.queue.pop(0)
         key, lid, quiz = self.current
         entry = self.app.course.entries[lid]
         body.mount(Static(Text(f"From lesson {lid}, {entry.title}", style="dim"), classes="review-source"))
-        card = QuizCard(quiz, id="review-card")
+        card = QuizCard(quiz, id=f"review-card-{self._shown}")
         body.mount(card)
-        body.mount(Static(Text("After answering: n next card · e it was easy · d it was hard", style="dim"), id="review-keys"))
+        body.mount(Static(Text("After answering: n next card · e it was easy · d it was hard · a forgot it", style="dim")))
         self.call_after_refresh(card.focus)
 
     def on_quiz_card_answered(self, event: QuizCard.Answered) -> None:
