@@ -83,6 +83,7 @@ class TutorApp(App[int]):
 
     @staticmethod
     def _preload() -> None:
+        import tutor.course.parser  # noqa: F401
         import tutor.kernel  # noqa: F401
 
     def _probe_gpu(self) -> None:

@@ -265,7 +265,13 @@ def cmd_launch(args) -> int:
         start = {"screen": "review"}
     elif args.cmd == "dashboard":
         start = {"screen": "dashboard"}
-    import widgets.output_view  # noqa: F401  (textual-image asks the terminal about graphics before Textual starts)
+    images = os.environ.get("FM_TUTOR_IMAGES", "auto").lower()
+    term = os.environ.get("TERM", "")
+    if images == "terminal" or (images == "auto" and sys.stdout.isatty() and not os.environ.get("TMUX")
+                                and not term.startswith(("screen", "tmux", "linux", "dumb"))):
+        from widgets.output_view import enable_terminal_images
+
+        enable_terminal_images()  # textual-image asks the terminal about graphics before Textual starts
 
     from .app import TutorApp
 

@@ -27,10 +27,23 @@ from textual.widgets import Static
 from tutor.kernel.events import strip_ansi
 from tutor.kernel.outputs import OutputBuffer, RichSegment, TextSegment
 
-try:  # queries the terminal once, at import time (before Textual takes the terminal over)
-    from textual_image.widget import Image as _TIImage
-except Exception:  # pragma: no cover - no terminal / broken install: the half-block fallback is used
-    _TIImage = None
+_TIImage = None  # textual-image's Image widget, once enable_terminal_images() has found a graphics protocol
+
+
+def enable_terminal_images() -> bool:
+    """Import textual-image, which asks the terminal (once) which graphics protocol it speaks.
+
+    Call it before the App takes the terminal over. Without it, images are drawn with half blocks, which work
+    everywhere (tmux, SSH, 16 colours) and cost no start-up time.
+    """
+    global _TIImage
+    try:
+        from textual_image.widget import Image
+
+        _TIImage = Image
+    except Exception:  # no terminal / broken install: the half-block fallback is used
+        _TIImage = None
+    return _TIImage is not None
 
 REFRESH_INTERVAL = 0.08
 HIDDEN_MARKER = "⋯ {n} lines hidden — press o to view all ⋯"

@@ -1,8 +1,20 @@
 """Course model, loader, parser and validator (no Textual here)."""
 from .loader import CourseError, default_content_dir, load_course, load_course_checked
 from .model import Cell, Choice, Course, Lesson, LessonEntry, LearningPath, Phase, Problem, Prose, Quiz, Section, Step
-from .parser import parse_info, parse_lesson, parse_lesson_file, slugify
-from .validate import validate_course
+
+
+def __getattr__(name: str):
+    # the parser (markdown-it-py, PyYAML) and the validator load on first use, not at start-up
+    if name in ("parse_info", "parse_lesson", "parse_lesson_file", "slugify"):
+        from . import parser
+
+        return getattr(parser, name)
+    if name == "validate_course":
+        from .validate import validate_course
+
+        return validate_course
+    raise AttributeError(name)
+
 
 __all__ = [
     "Cell", "Choice", "Course", "CourseError", "Lesson", "LessonEntry", "LearningPath", "Phase", "Problem",

@@ -97,7 +97,7 @@ class HomeScreen(Screen):
         self.query_one("#topbar", Static).update(top)
         cont = Text()
         pos = app.store.last_position()
-        if pos and course.lesson(pos[0]) is not None:
+        if pos and course.is_written(pos[0]):
             les = course.lesson(pos[0])
             idx = les.step_index(pos[1])
             cont.append(f" {g('play')} Continue [c]: ", style="bold")
@@ -121,7 +121,10 @@ class HomeScreen(Screen):
             return
         lid = opt.id.split("-", 1)[1]
         e = self.app.course.entries[lid]
-        les = self.app.course.lesson(lid)
+        course = self.app.course
+        les = course._lessons.get(lid)  # only if already parsed; parsing happens off the UI thread
+        if les is None and lid not in course._lessons and course.is_written(lid):
+            self.run_worker(lambda: course.lesson(lid), thread=True, group="parse", exit_on_error=False)
         t = Text()
         t.append(f"{lid} {e.title}", style="bold")
         t.append(f"  ·  {e.topic}  ·  difficulty {e.difficulty}/5")
@@ -138,6 +141,10 @@ class HomeScreen(Screen):
     # ------------------------------------------------------------------ events
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         self._update_detail()
+
+    def on_worker_state_changed(self, event) -> None:
+        if event.worker.group == "parse" and event.state.name == "SUCCESS":
+            self._update_detail()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         oid = event.option.id or ""
