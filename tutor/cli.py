@@ -61,6 +61,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_kernel.add_commands(sub)
 
+    p = sub.add_parser(
+        "serve",
+        help="serve the tutor in a web browser (textual-serve), on 127.0.0.1 by default",
+        description="Run the same app in a browser through textual-serve. It binds to 127.0.0.1 unless --host says "
+        "otherwise: anyone who can reach the page can run code on this machine through the lesson cells.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--public-url", help="the URL the browser uses, if it differs (e.g. behind an SSH tunnel)")
+    _add_common(p)
+
     p = sub.add_parser("check", help="validate a course directory (lesson format, quizzes, references)", description="Validate the lessons and course.toml of a course directory. Prints file:line: message for every problem; exits 1 on any error.")
     p.add_argument("dir", nargs="?", help="course directory holding course.toml (default: the installed course)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors and the summary")
@@ -95,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_list_paths()
     if cmd == "progress":
         return cmd_progress(args)
+    if cmd == "serve":
+        return cmd_serve(args)
     from . import cli_kernel
 
     r = cli_kernel.run(args)
@@ -226,6 +239,32 @@ def cmd_progress(args) -> int:
         return 0
     finally:
         store.close()
+
+
+def cmd_serve(args) -> int:
+    import shlex
+
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        print("fm-tutor serve needs textual-serve: pip install 'fm-tutor[serve]'", file=sys.stderr)
+        return 1
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"WARNING: serving on {args.host}: anyone who can reach http://{args.host}:{args.port} can run code on this "
+            "machine through the lesson cells. Prefer the default 127.0.0.1 and an SSH tunnel.",
+            file=sys.stderr,
+        )
+    cmd = [sys.executable, "-m", "tutor"]
+    if os.environ.get("FM_TUTOR_DATA_DIR"):
+        cmd += ["--data-dir", os.environ["FM_TUTOR_DATA_DIR"]]
+    if os.environ.get("FM_TUTOR_CONTENT"):
+        cmd += ["--content", os.environ["FM_TUTOR_CONTENT"]]
+    server = Server(" ".join(shlex.quote(c) for c in cmd), host=args.host, port=args.port, title="fm-tutor",
+                    public_url=args.public_url)
+    print(f"fm-tutor serving on http://{args.host}:{args.port} (ctrl+c stops)", flush=True)
+    server.serve()
+    return 0
 
 
 def cmd_list_paths() -> int:

@@ -144,6 +144,8 @@ class QuizCard(Vertical, can_focus=True):
         self.set_class(answered and not self.result.correct, "wrong")
 
     def on_focus(self) -> None:
+        if self.quiz.type in ("numeric", "text") and self.result is None:
+            self.query_one("#q-input", Input).focus()  # typing goes straight into the answer box
         self._redraw()
 
     def on_blur(self) -> None:
