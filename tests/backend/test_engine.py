@@ -1,0 +1,133 @@
+"""Engine selection with injected probes, the vLLM command line, GPU locks, and the manager's vLLM path driven
+through a stand-in `vllm serve` (the real vLLM needs CUDA and is not installed on CPU machines)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tutor import server as srvmod
+from tutor.config import load_config, resolve_model
+from tutor.server import GpuInfo, GpuLock, ModelServer, ServerError, State, build_command, select_engine
+
+pytestmark = pytest.mark.timeout(60)
+GPU = [GpuInfo(0, "Fake H100", 81920, 80000)]
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.mark.parametrize("gpus,vllm,expected", [
+    ([], False, "transformers"),
+    ([], True, "transformers"),
+    (GPU, False, "transformers"),
+    (GPU, True, "vllm"),
+])
+def test_auto_picks_vllm_only_with_cuda_and_vllm(gpus, vllm, expected):
+    engine, why = select_engine("auto", cuda_probe=lambda: gpus, vllm_probe=lambda: vllm)
+    assert engine == expected and why
+
+
+def test_explicit_engines():
+    assert select_engine("transformers", cuda_probe=lambda: GPU, vllm_probe=lambda: True)[0] == "transformers"
+    with pytest.raises(ServerError, match="no CUDA GPU"):
+        select_engine("vllm", cuda_probe=list, vllm_probe=lambda: True)
+    with pytest.raises(ServerError, match=r"\[gpu\] extra"):
+        select_engine("vllm", cuda_probe=lambda: GPU, vllm_probe=lambda: False)
+
+
+def test_this_machine_real_probes_pick_transformers():
+    """On this CPU-only machine (no nvidia-smi) auto must choose transformers."""
+    if srvmod.nvidia_smi_gpus():
+        pytest.skip("a CUDA GPU is present")
+    assert select_engine("auto")[0] == "transformers"
+
+
+def test_vllm_command_line(tmp_path, fm_tiny):
+    (tmp_path / "c.toml").write_text('[gpu]\ngpu_memory_utilization = 0.4\nmax_model_len = 1024\n'
+                                     'tensor_parallel_size = 2\nenforce_eager = true\n'
+                                     '[gpu.lora_modules]\ntutor = "/a/tutor"\n')
+    cfg = load_config(tmp_path / "c.toml", env={})
+    cmd = build_command("vllm", resolve_model("fm-tiny"), host="127.0.0.1", port=8123, api_key="k", cfg=cfg,
+                        served_name="fm-tiny", gpus=GPU)
+    s = " ".join(cmd)
+    assert f"serve {fm_tiny}" in s and "--served-model-name fm-tiny" in s and "--api-key k" in s
+    assert "--host 127.0.0.1 --port 8123" in s and "--gpu-memory-utilization 0.4" in s
+    assert "--max-model-len 1024" in s and "--tensor-parallel-size 2" in s and "--enforce-eager" in s
+    assert "--enable-lora --lora-modules tutor=/a/tutor" in s
+    tcmd = " ".join(build_command("transformers", resolve_model("fm-tiny"), host="127.0.0.1", port=1, api_key="k",
+                                  cfg=cfg, served_name="x", gpus=[]))
+    assert "serve" in tcmd and "--device cpu" in tcmd and "--host 127.0.0.1 --port 1" in tcmd
+    assert tcmd.endswith("--continuous-batching")
+    cfg = load_config(tmp_path / "c.toml", env={"FM_TUTOR_CONTINUOUS_BATCHING": "0"})
+    assert "--continuous-batching" not in build_command("transformers", resolve_model("fm-tiny"), host="h", port=1,
+                                                        api_key="k", cfg=cfg, served_name="x", gpus=[])
+
+
+def test_gpu_lock_is_exclusive(tmp_path):
+    a = GpuLock([0], tmp_path)
+    a.acquire(timeout=1)
+    waits = []
+    b = GpuLock([0], tmp_path)
+    with pytest.raises(ServerError, match="GPU 0 is in use"):
+        b.acquire(timeout=0.6, on_wait=waits.append)
+    assert waits
+    # another process is refused too
+    code = ("import sys; from pathlib import Path; from tutor.server import GpuLock, ServerError\n"
+            f"try:\n GpuLock([0], Path({str(tmp_path)!r})).acquire(timeout=0.3)\nexcept ServerError: sys.exit(3)\n")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 3
+    a.release()
+    b.acquire(timeout=1)
+    b.release()
+
+
+@pytest.fixture
+def fake_vllm(monkeypatch):
+    monkeypatch.setattr(srvmod, "vllm_executable", lambda: [sys.executable, str(HERE / "fake_vllm.py")])
+
+
+def test_manager_vllm_path_with_stand_in(tmp_path, fm_tiny, fake_vllm):
+    cfg = load_config(tmp_path / "none.toml", env={"FM_TUTOR_ENFORCE_EAGER": "1"})
+    states = []
+    srv = ModelServer(cfg, on_state=lambda s: states.append(s.state), cuda_probe=lambda: GPU,
+                      vllm_probe=lambda: True, run_dir=tmp_path, publish_env=False)
+    try:
+        ep = srv.start(timeout=40)
+        assert srv.engine == "vllm" and ep.engine == "vllm" and ep.model == "fm-tiny"
+        assert states[0] == State.STARTING and states[-1] == State.READY
+        # the key is enforced by this engine, and the endpoint file carries it
+        saved = json.loads((tmp_path / "endpoint.json").read_text())
+        assert saved["api_key"] == ep.api_key and saved["base_url"] == ep.base_url
+        req = urllib.request.Request(ep.base_url + "/models", headers={"Authorization": f"Bearer {ep.api_key}"})
+        assert json.load(urllib.request.urlopen(req, timeout=5))["data"][0]["id"] == "fm-tiny"
+        assert "--enforce-eager" in srv.log_path.read_text()
+        # a second engine on the same GPU is refused while the first holds the lock
+        other = ModelServer(cfg, cuda_probe=lambda: GPU, vllm_probe=lambda: True, run_dir=tmp_path,
+                            startup_timeout=1.0, publish_env=False, log_path=tmp_path / "other.log")
+        with pytest.raises(ServerError, match="GPU 0 is in use"):
+            other.start(timeout=10)
+        assert other.state == State.FAILED
+    finally:
+        srv.stop()
+    assert srv.state == State.STOPPED and not (tmp_path / "endpoint.json").exists()
+    assert srv._proc is None
+
+
+def test_openai_client_through_stand_in(tmp_path, fm_tiny, fake_vllm, monkeypatch):
+    """tutor.runtime talks to whichever engine published the endpoint."""
+    from tutor import runtime
+    from tutor.runtime import remote as rc
+
+    srv = ModelServer(load_config(tmp_path / "none.toml", env={}), cuda_probe=lambda: GPU, vllm_probe=lambda: True,
+                      run_dir=tmp_path)
+    monkeypatch.setenv("FM_TUTOR_RUNTIME_DIR", str(tmp_path))
+    try:
+        srv.start(timeout=40)
+        rc._client_cache.clear()
+        assert runtime.complete("hello", max_tokens=4) == " from fake vllm"
+    finally:
+        srv.stop()
+    import os
+    assert "FM_TUTOR_BASE_URL" not in os.environ

@@ -1,0 +1,20 @@
+"""Kernel-side helpers for lesson cells: the local model server's client, and direct transformers use.
+
+    from tutor.runtime import chat, complete, ask, load_model, device_info
+    complete("Scaling laws say", max_tokens=20)
+    for piece in chat([{"role": "user", "content": "What is lesson 08 about?"}], stream=True): ...
+    model, tok = load_model()            # fm-tiny (or the configured model), cuda->bfloat16, cpu->float32
+
+Cells behave the same whichever engine (vLLM or transformers serve) is serving. This package runs inside the
+Jupyter kernel; it is the only part of fm-tutor (besides tutor/modelbuild.py) that imports torch/transformers.
+Heavy imports happen inside the functions, so `import tutor.runtime` is cheap.
+"""
+from __future__ import annotations
+
+from .local import device_info, generate, load_adapter, load_model, resolve_device
+from .remote import ask, chat, client, complete, endpoint, print_stream, served_model
+
+__all__ = [
+    "ask", "chat", "client", "complete", "device_info", "endpoint", "generate", "load_adapter", "load_model",
+    "print_stream", "resolve_device", "served_model",
+]

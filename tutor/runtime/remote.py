@@ -1,0 +1,118 @@
+"""The OpenAI client pointed at the local model server, and the completion/chat helpers cells use."""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+_lock = threading.Lock()
+_server = None  # a ModelServer this kernel started itself (auto-start), stopped at exit
+_client_cache: dict[tuple[str, str], Any] = {}
+
+NO_SERVER = (
+    "No local model server is running. Start the tutor (it starts one), or run `fm-tutor serve-model` in a "
+    "terminal and export the FM_TUTOR_BASE_URL / FM_TUTOR_API_KEY / FM_TUTOR_MODEL lines it prints, "
+    "or call tutor.runtime.client(auto_start=True)."
+)
+
+
+def _auto_start_default() -> bool:
+    return os.environ.get("FM_TUTOR_AUTOSTART", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def endpoint(auto_start: bool | None = None):
+    """The running server's Endpoint (env vars, then the endpoint file); optionally start one in this process."""
+    global _server
+    from tutor.server import ModelServer, ServerError, current_endpoint
+
+    with _lock:
+        if _server is not None and _server.endpoint is not None and _server.state.value == "ready":
+            return _server.endpoint
+        ep = current_endpoint()
+        if ep is not None:
+            return ep
+        if auto_start is None:
+            auto_start = _auto_start_default()
+        if not auto_start:
+            raise RuntimeError(NO_SERVER)
+        print("fm-tutor: starting the local model server (first use; this takes a few seconds)...",
+              file=sys.stderr, flush=True)
+        srv = ModelServer()
+        try:
+            ep = srv.start(wait=True)
+        except ServerError as e:
+            srv.stop()
+            raise RuntimeError(f"{NO_SERVER}\nAuto-start failed: {e}") from None
+        _server = srv
+        return ep
+
+
+def client(auto_start: bool | None = None):
+    """An openai.OpenAI client for the local server (base_url, api_key from the endpoint)."""
+    import openai
+
+    ep = endpoint(auto_start)
+    key = (ep.base_url, ep.api_key)
+    c = _client_cache.get(key)
+    if c is None:
+        c = openai.OpenAI(base_url=ep.base_url, api_key=ep.api_key or "none", max_retries=1, timeout=300.0)
+        _client_cache[key] = c
+    return c
+
+
+def served_model() -> str:
+    """The model name requests to the local server must carry."""
+    return endpoint().model
+
+
+def _stream_text(events: Iterable[Any], chat_mode: bool) -> Iterator[str]:
+    for ev in events:
+        if not getattr(ev, "choices", None):
+            continue
+        ch = ev.choices[0]
+        piece = (ch.delta.content if chat_mode and ch.delta is not None else None) if chat_mode else ch.text
+        if piece:
+            yield piece
+
+
+def complete(prompt: str, max_tokens: int = 64, stream: bool = False, **kw: Any) -> str | Iterator[str]:
+    """Text completion from the local server. stream=True returns an iterator of text chunks."""
+    c = client()
+    model = kw.pop("model", None) or served_model()
+    resp = c.completions.create(model=model, prompt=prompt, max_tokens=max_tokens, stream=stream, **kw)
+    if stream:
+        return _stream_text(resp, chat_mode=False)
+    return resp.choices[0].text or ""
+
+
+def chat(messages: list[dict[str, str]] | str, stream: bool = False, max_tokens: int = 128,
+         **kw: Any) -> str | Iterator[str]:
+    """Chat completion from the local server (a string is one user message). stream=True yields text chunks."""
+    if isinstance(messages, str):
+        messages = [{"role": "user", "content": messages}]
+    c = client()
+    model = kw.pop("model", None) or served_model()
+    resp = c.chat.completions.create(model=model, messages=messages, max_tokens=max_tokens, stream=stream, **kw)
+    if stream:
+        return _stream_text(resp, chat_mode=True)
+    return resp.choices[0].message.content or ""
+
+
+def print_stream(chunks: Iterable[str], file=None) -> str:
+    """Print chunks as they arrive (flushing each) and return the whole text."""
+    out = file or sys.stdout
+    parts = []
+    for piece in chunks:
+        parts.append(piece)
+        out.write(piece)
+        out.flush()
+    out.write("\n")
+    out.flush()
+    return "".join(parts)
+
+
+def ask(prompt: str | list[dict[str, str]], max_tokens: int = 128, **kw: Any) -> None:
+    """Cell helper: stream a chat answer, printing it progressively (returns None so it is not echoed twice)."""
+    print_stream(chat(prompt, stream=True, max_tokens=max_tokens, **kw))

@@ -1,0 +1,731 @@
+"""The local model server manager (TUI side; imports no torch and no transformers).
+
+`ModelServer` picks an engine (`vllm serve` when a CUDA GPU is present and vllm is importable, else
+`transformers serve`), starts it as a subprocess on 127.0.0.1 with a free port and a random API key, sends its
+output to a log file, waits for /health while reporting progress, restarts it when it dies (bounded retries with
+backoff), holds a lock file per GPU so two engines never start on one GPU at once, stops it on exit, and publishes
+the endpoint as a JSON file in the runtime dir and as FM_TUTOR_BASE_URL / FM_TUTOR_API_KEY / FM_TUTOR_MODEL.
+
+State callbacks are plain callables taking a `ServerStatus`; they run on the manager's monitor thread (the TUI
+marshals them onto its own loop).
+
+Note: `transformers serve` (5.x) has no API-key option, so the key is handed to clients but only vLLM enforces
+it; both engines listen on 127.0.0.1 only.
+"""
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from enum import Enum
+from pathlib import Path
+
+from .config import Config, ModelNotFound, ResolvedModel, load_config, resolve_model, runtime_dir
+
+ENV_BASE_URL = "FM_TUTOR_BASE_URL"
+ENV_API_KEY = "FM_TUTOR_API_KEY"
+ENV_ENGINE = "FM_TUTOR_ENGINE_SERVING"
+ENDPOINT_FILE = "endpoint.json"
+
+
+class ServerError(RuntimeError):
+    """The server could not be started or kept running; the message says why (and where its log is)."""
+
+
+class State(str, Enum):
+    STOPPED = "stopped"
+    STARTING = "starting"
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
+
+
+@dataclass
+class GpuInfo:
+    index: int
+    name: str
+    total_mib: int
+    free_mib: int
+
+
+@dataclass
+class Endpoint:
+    base_url: str  # ends in /v1
+    api_key: str
+    model: str  # the model name requests must carry
+    engine: str
+    pid: int | None = None
+    log_path: str | None = None
+
+    def env(self) -> dict[str, str]:
+        return {ENV_BASE_URL: self.base_url, ENV_API_KEY: self.api_key, ENV_MODEL_NAME: self.model, ENV_ENGINE: self.engine}
+
+    def write(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(asdict(self), f, indent=2)
+        os.replace(tmp, path)
+
+    @classmethod
+    def read(cls, path: Path) -> Endpoint | None:
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+            return cls(**d)
+        except (OSError, ValueError, TypeError):
+            return None
+
+
+# The env var a kernel reads for the served model name. FM_TUTOR_MODEL is the *configured* model (config.py);
+# the brief names FM_TUTOR_MODEL for kernels too, so the endpoint sets it to the served name, which for
+# transformers serve is the model directory and for vLLM the configured name: both load_model() and the server
+# accept either.
+ENV_MODEL_NAME = "FM_TUTOR_MODEL"
+
+
+@dataclass
+class ServerStatus:
+    state: State
+    elapsed: float = 0.0  # seconds since this start attempt began
+    last_log_line: str = ""
+    reason: str | None = None
+    engine: str | None = None
+    restarts: int = 0
+    pid: int | None = None
+    endpoint: Endpoint | None = None
+
+
+# ---------------------------------------------------------------- probes (no torch in this process)
+
+
+def nvidia_smi_gpus(timeout: float = 10.0) -> list[GpuInfo]:
+    """CUDA devices via nvidia-smi; [] when there is no driver or no GPU."""
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return []
+    try:
+        out = subprocess.run(
+            [exe, "--query-gpu=index,name,memory.total,memory.free", "--format=csv,noheader,nounits"],
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    if out.returncode != 0:
+        return []
+    gpus = []
+    for line in out.stdout.strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 4:
+            try:
+                gpus.append(GpuInfo(int(parts[0]), parts[1], int(float(parts[2])), int(float(parts[3]))))
+            except ValueError:
+                continue
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        keep = {v.strip() for v in visible.split(",") if v.strip()}
+        gpus = [g for g in gpus if str(g.index) in keep]
+    return gpus
+
+
+def vllm_importable() -> bool:
+    """vllm importable here, or FM_TUTOR_VLLM_BIN names a `vllm` executable (e.g. in a separate venv: vLLM pins
+    torch/transformers versions that may differ from the tutor's)."""
+    if _vllm_bin_env():
+        return True
+    try:
+        return importlib.util.find_spec("vllm") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _vllm_bin_env() -> str | None:
+    b = os.environ.get("FM_TUTOR_VLLM_BIN")
+    return b if b and os.access(b, os.X_OK) else None
+
+
+def select_engine(requested: str = "auto", *, cuda_probe: Callable[[], list] = nvidia_smi_gpus,
+                  vllm_probe: Callable[[], bool] = vllm_importable) -> tuple[str, str]:
+    """(engine, why). auto -> vllm only when a CUDA GPU is present AND vllm is importable, else transformers.
+
+    An explicit "vllm" without CUDA or without vllm raises ServerError (it could not run).
+    """
+    if requested == "transformers":
+        return "transformers", "engine = transformers in the config"
+    gpus = cuda_probe()
+    has_vllm = vllm_probe()
+    if requested == "vllm":
+        if not gpus:
+            raise ServerError("engine = vllm, but no CUDA GPU was found (nvidia-smi); use engine = auto or transformers")
+        if not has_vllm:
+            raise ServerError("engine = vllm, but vllm is not installed; install the [gpu] extra: "
+                              "pip install 'fm-tutor[gpu]'")
+        return "vllm", "engine = vllm in the config"
+    if requested != "auto":
+        raise ServerError(f"unknown engine {requested!r} (auto, vllm, transformers)")
+    if gpus and has_vllm:
+        return "vllm", f"{len(gpus)} CUDA GPU(s) and vllm installed"
+    if gpus:
+        return "transformers", "CUDA GPU present but vllm is not installed (pip install 'fm-tutor[gpu]')"
+    return "transformers", "no CUDA GPU"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def transformers_executable() -> list[str]:
+    exe = Path(sys.executable).parent / "transformers"
+    if exe.is_file():
+        return [str(exe)]
+    return [sys.executable, "-c", "import sys; from transformers.cli.transformers import main; sys.exit(main())"]
+
+
+def vllm_executable() -> list[str]:
+    if _vllm_bin_env():
+        return [_vllm_bin_env()]
+    exe = Path(sys.executable).parent / "vllm"
+    if exe.is_file():
+        return [str(exe)]
+    return [sys.executable, "-m", "vllm.entrypoints.cli.main"]
+
+
+def build_command(engine: str, model: ResolvedModel, *, host: str, port: int, api_key: str, cfg: Config,
+                  served_name: str, gpus: list[GpuInfo] | None = None) -> list[str]:
+    """The argv that starts the engine."""
+    if engine == "vllm":
+        g = cfg.gpu
+        cmd = [*vllm_executable(), "serve", str(model.path), "--served-model-name", served_name,
+               "--host", host, "--port", str(port), "--api-key", api_key,
+               "--gpu-memory-utilization", str(g.gpu_memory_utilization),
+               "--max-model-len", str(g.max_model_len),
+               "--tensor-parallel-size", str(g.tensor_parallel_size)]
+        if g.enforce_eager:
+            cmd.append("--enforce-eager")
+        if g.lora_modules:
+            cmd += ["--enable-lora", "--lora-modules", *[f"{k}={v}" for k, v in g.lora_modules.items()]]
+        return cmd
+    if engine == "transformers":
+        device = "cuda:0" if gpus else "cpu"
+        cmd = [*transformers_executable(), "serve", str(model.path), "--host", host, "--port", str(port),
+               "--device", device, "--dtype", "bfloat16" if gpus else "float32", "--log-level", "info"]
+        if cfg.continuous_batching:
+            cmd.append("--continuous-batching")
+        return cmd
+    raise ServerError(f"unknown engine {engine!r}")
+
+
+# ---------------------------------------------------------------- GPU locks
+
+
+class GpuLock:
+    """An exclusive flock on runtime_dir/gpu-<index>.lock for each GPU an engine uses."""
+
+    def __init__(self, indices: list[int], directory: Path):
+        self.indices = sorted(indices)
+        self.directory = directory
+        self._files: list = []
+
+    def acquire(self, timeout: float, on_wait: Callable[[str], None] | None = None) -> None:
+        import fcntl
+
+        deadline = time.monotonic() + timeout
+        for i in self.indices:
+            f = open(self.directory / f"gpu-{i}.lock", "a+")
+            while True:
+                try:
+                    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        f.close()
+                        self.release()
+                        raise ServerError(f"GPU {i} is in use by another fm-tutor model server "
+                                          f"(lock {self.directory / f'gpu-{i}.lock'}); stop it first") from None
+                    if on_wait:
+                        on_wait(f"waiting for GPU {i} (another engine is starting or running)")
+                    time.sleep(0.5)
+            f.seek(0)
+            f.truncate()
+            f.write(f"{os.getpid()}\n")
+            f.flush()
+            self._files.append(f)
+
+    def release(self) -> None:
+        import fcntl
+
+        for f in self._files:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+            finally:
+                f.close()
+        self._files = []
+
+
+# ---------------------------------------------------------------- the manager
+
+
+_LIBC = None
+
+
+def _load_libc():
+    """Load libc in the parent, so the child after fork only makes one C call (no imports, no locks)."""
+    global _LIBC
+    if _LIBC is None and sys.platform == "linux":
+        try:
+            import ctypes
+
+            _LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
+        except OSError:
+            _LIBC = False
+    return _LIBC or None
+
+
+def _preexec_die_with_parent() -> None:  # pragma: no cover - runs in the child
+    """Linux: the engine gets SIGTERM if the tutor dies without running atexit (PR_SET_PDEATHSIG)."""
+    if _LIBC:
+        _LIBC.prctl(1, signal.SIGTERM)
+
+
+class ModelServer:
+    """Start, watch and stop one local OpenAI-compatible model server.
+
+    server = ModelServer(on_state=print)
+    endpoint = server.start()          # blocks until ready (or raises ServerError); start(wait=False) returns at once
+    ...
+    server.stop()
+    """
+
+    def __init__(self, config: Config | None = None, *, on_state: Callable[[ServerStatus], None] | None = None,
+                 engine: str | None = None, model: str | None = None, log_path: Path | None = None,
+                 run_dir: Path | None = None, max_restarts: int = 3, backoff: float = 1.0,
+                 startup_timeout: float | None = None, poll_interval: float = 0.5,
+                 cuda_probe: Callable[[], list] = nvidia_smi_gpus, vllm_probe: Callable[[], bool] = vllm_importable,
+                 publish_env: bool = True, extra_args: list[str] | None = None):
+        self.config = config or load_config()
+        self.extra_args = list(extra_args or [])  # appended to the engine's argv (e.g. --continuous-batching)
+        self.requested_engine = engine or self.config.engine
+        self.model_name = model or self.config.model
+        self.run_dir = Path(run_dir) if run_dir else runtime_dir()
+        self.log_path = Path(log_path) if log_path else self.run_dir / "model-server.log"
+        self.max_restarts = max_restarts
+        self.backoff = backoff
+        self.startup_timeout = startup_timeout
+        self.poll_interval = poll_interval
+        self.cuda_probe = cuda_probe
+        self.vllm_probe = vllm_probe
+        self.publish_env = publish_env
+        self._listeners: list[Callable[[ServerStatus], None]] = [on_state] if on_state else []
+        self._lock = threading.RLock()
+        self._proc: subprocess.Popen | None = None
+        self._log_file = None
+        self._gpu_lock: GpuLock | None = None
+        self._monitor: threading.Thread | None = None
+        self._stop_evt = threading.Event()
+        self._ready_evt = threading.Event()
+        self._done_evt = threading.Event()  # set when ready or failed (for start(wait=True))
+        self._status = ServerStatus(State.STOPPED)
+        self._t0 = time.monotonic()
+        self.endpoint: Endpoint | None = None
+        self.engine: str | None = None
+        self.engine_reason: str = ""
+        self._argv: list[str] = []
+        self._atexit = False
+
+    # ---- status
+    def add_listener(self, cb: Callable[[ServerStatus], None]) -> None:
+        self._listeners.append(cb)
+
+    @property
+    def status(self) -> ServerStatus:
+        with self._lock:
+            s = self._status
+            return ServerStatus(s.state, time.monotonic() - self._t0 if s.state in (State.STARTING, State.LOADING)
+                                else s.elapsed, self.last_log_line(), s.reason, s.engine, s.restarts, s.pid, s.endpoint)
+
+    @property
+    def state(self) -> State:
+        return self._status.state
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def _set(self, state: State, reason: str | None = None) -> None:
+        with self._lock:
+            s = self._status
+            s.state = state
+            s.elapsed = time.monotonic() - self._t0
+            s.reason = reason
+            s.engine = self.engine
+            s.pid = self.pid
+            s.endpoint = self.endpoint if state == State.READY else None
+            snap = ServerStatus(s.state, s.elapsed, self.last_log_line(), s.reason, s.engine, s.restarts, s.pid,
+                                s.endpoint)
+        for cb in list(self._listeners):
+            try:
+                cb(snap)
+            except Exception:  # a listener's bug must not kill the watchdog
+                pass
+
+    def last_log_line(self) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                size = f.tell()
+                f.seek(max(0, size - 4096))
+                tail = f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        lines = [ln.strip() for ln in tail.replace("\r", "\n").splitlines() if ln.strip()]
+        return lines[-1][:300] if lines else ""
+
+    def log_tail(self, n: int = 20) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.replace("\r", "\n").splitlines()[-n:])
+
+    # ---- lifecycle
+    def start(self, wait: bool = True, timeout: float | None = None) -> Endpoint | None:
+        """Resolve the model, pick the engine, start it. With wait=True block until ready; raise ServerError on failure."""
+        with self._lock:
+            if self._status.state in (State.STARTING, State.LOADING, State.READY):
+                if wait:
+                    return self.wait_ready(timeout)
+                return self.endpoint
+            self._stop_evt.clear()
+            self._ready_evt.clear()
+            self._done_evt.clear()
+            self._status = ServerStatus(State.STOPPED)
+            self._t0 = time.monotonic()
+        try:
+            model = resolve_model(self.model_name)
+            self.engine, self.engine_reason = select_engine(self.requested_engine, cuda_probe=self.cuda_probe,
+                                                            vllm_probe=self.vllm_probe)
+            gpus = self.cuda_probe() if self.engine == "vllm" or self.requested_engine != "transformers" else []
+        except (ModelNotFound, ServerError) as e:
+            self._set(State.FAILED, str(e))
+            self._done_evt.set()
+            raise ServerError(str(e)) from None
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_path.write_text("", encoding="utf-8")  # a fresh log per start (restarts append to it)
+        if self.startup_timeout is None:
+            self.startup_timeout = 600.0 if self.engine == "vllm" else 180.0
+        self._set(State.STARTING)
+        if gpus:
+            n = self.config.gpu.tensor_parallel_size if self.engine == "vllm" else 1
+            self._gpu_lock = GpuLock([g.index for g in gpus[:n]], self.run_dir)
+            try:
+                self._gpu_lock.acquire(timeout=self.startup_timeout, on_wait=lambda m: None)
+            except ServerError as e:
+                self._gpu_lock = None
+                self._set(State.FAILED, str(e))
+                self._done_evt.set()
+                raise
+        port = free_port()
+        api_key = "fmt-" + secrets.token_hex(16)
+        served = self.model_name if self.engine == "vllm" else str(model.path)
+        self._argv = build_command(self.engine, model, host="127.0.0.1", port=port, api_key=api_key,
+                                   cfg=self.config, served_name=served, gpus=gpus) + self.extra_args
+        self.endpoint = Endpoint(f"http://127.0.0.1:{port}/v1", api_key, served, self.engine,
+                                 log_path=str(self.log_path))
+        if not self._atexit:
+            atexit.register(self.stop)
+            self._atexit = True
+        try:
+            self._spawn()
+        except OSError as e:
+            self._set(State.FAILED, f"could not start {self._argv[0]}: {e}")
+            self._release_gpus()
+            self._done_evt.set()
+            raise ServerError(self._status.reason) from None
+        self._monitor = threading.Thread(target=self._watch, name="fm-tutor-model-server", daemon=True)
+        self._monitor.start()
+        if wait:
+            return self.wait_ready(timeout)
+        return self.endpoint
+
+    def wait_ready(self, timeout: float | None = None) -> Endpoint:
+        """Block until the server is ready (also across a restart); ServerError when it failed or stopped."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._done_evt.wait(timeout)
+        while True:
+            st = self._status.state
+            if st == State.READY and self.endpoint is not None:
+                return self.endpoint
+            if st == State.FAILED:
+                reason = self._status.reason or "unknown reason"
+                raise ServerError(f"model server failed: {reason}" + ("" if "log:" in reason
+                                                                       else f" (log: {self.log_path})"))
+            if st == State.STOPPED:
+                raise ServerError("model server was stopped")
+            if deadline is not None and time.monotonic() >= deadline:
+                raise ServerError(f"model server not ready after {timeout:.0f}s (state {st.value}); "
+                                  f"log: {self.log_path}")
+            time.sleep(0.1)
+
+    def _spawn(self) -> None:
+        env = dict(os.environ)
+        env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
+                    "HF_HUB_DISABLE_TELEMETRY": "1", "TOKENIZERS_PARALLELISM": "false",
+                    "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"})
+        for k in (ENV_BASE_URL, ENV_API_KEY, ENV_ENGINE):
+            env.pop(k, None)
+        if self._log_file:
+            self._log_file.close()
+        self._log_file = open(self.log_path, "ab")
+        self._log_file.write(f"$ {' '.join(self._argv)}\n".encode())
+        self._log_file.flush()
+        self._proc = subprocess.Popen(
+            self._argv, stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True, preexec_fn=_preexec_die_with_parent if _load_libc() else None,  # noqa: PLW1509
+        )
+        assert self.endpoint is not None
+        self.endpoint.pid = self._proc.pid
+
+    def _healthy(self) -> bool:
+        assert self.endpoint is not None
+        root = self.endpoint.base_url[: -len("/v1")]
+        try:
+            with urllib.request.urlopen(root + "/health", timeout=2.0) as r:
+                return r.status == 200
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+
+    def _wait_health(self) -> str | None:
+        """Poll until healthy; returns None when ready, else the reason it will not be."""
+        t0 = time.monotonic()
+        last_report = 0.0
+        while not self._stop_evt.is_set():
+            proc = self._proc
+            if proc is None:
+                return "stopped"
+            rc = proc.poll()
+            if rc is not None:
+                tail = self.log_tail(8).strip().splitlines()
+                why = next((ln for ln in reversed(tail) if "Error" in ln or "error" in ln), tail[-1] if tail else "")
+                return f"the engine exited with code {rc} while starting: {why.strip()}"
+            if self._healthy():
+                return None
+            if time.monotonic() - t0 > (self.startup_timeout or 180):
+                return f"not ready after {self.startup_timeout:.0f}s"
+            now = time.monotonic()
+            if now - last_report >= 1.0:  # progress: elapsed + last log line, about once a second
+                self._set(State.LOADING)
+                last_report = now
+            self._stop_evt.wait(self.poll_interval)
+        return "stopped"
+
+    def _publish(self) -> None:
+        assert self.endpoint is not None
+        self.endpoint.write(self.run_dir / ENDPOINT_FILE)
+        if self.publish_env:
+            os.environ.update(self.endpoint.env())
+
+    def _unpublish(self) -> None:
+        try:
+            p = self.run_dir / ENDPOINT_FILE
+            ep = Endpoint.read(p)
+            if ep is None or (self.endpoint and ep.base_url == self.endpoint.base_url):
+                p.unlink(missing_ok=True)
+        except OSError:
+            pass
+        if self.publish_env and self.endpoint:
+            for k, v in self.endpoint.env().items():
+                if os.environ.get(k) == v:
+                    del os.environ[k]
+
+    def _watch(self) -> None:
+        """Monitor thread: wait for health, then watch the process; restart it when it dies."""
+        first = True
+        while not self._stop_evt.is_set():
+            reason = self._wait_health()
+            if self._stop_evt.is_set():
+                return
+            if reason is None:
+                self._publish()
+                self._ready_evt.set()
+                self._set(State.READY)
+                self._done_evt.set()
+                first = False
+                reason = self._watch_running()
+                if self._stop_evt.is_set():
+                    return
+            # not ready, or died after being ready
+            self._kill()
+            if first:
+                # The first start never came up: a configuration problem (bad model files, missing package,
+                # out of memory). Retrying would only repeat it.
+                self._fail(reason)
+                return
+            with self._lock:
+                self._status.restarts += 1
+                n = self._status.restarts
+            if n > self.max_restarts:
+                self._fail(f"{reason}; gave up after {self.max_restarts} restarts")
+                return
+            self._set(State.STARTING, f"{reason}; restarting ({n}/{self.max_restarts})")
+            if self._stop_evt.wait(self.backoff * (2 ** (n - 1))):
+                return
+            self._t0 = time.monotonic()
+            try:
+                self._spawn()
+            except OSError as e:
+                self._fail(f"could not restart the engine: {e}")
+                return
+
+    def _watch_running(self) -> str:
+        fails = 0
+        while not self._stop_evt.wait(self.poll_interval):
+            proc = self._proc
+            if proc is None:
+                return "stopped"
+            rc = proc.poll()
+            if rc is not None:
+                return f"the engine exited with code {rc}"
+            if fails or int(time.monotonic() * 2) % 10 == 0:  # a health check every ~5 s, faster once one fails
+                fails = 0 if self._healthy() else fails + 1
+                if fails >= 6:
+                    return "the engine stopped answering /health"
+        return "stopped"
+
+    def _fail(self, reason: str) -> None:
+        self._unpublish()
+        self._release_gpus()
+        self._set(State.FAILED, f"{reason} (log: {self.log_path})")
+        self._done_evt.set()
+
+    def _kill(self, grace: float = 10.0) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                proc.wait(5)
+        else:  # the leader is gone; make sure no worker of its group lingers (vLLM spawns some)
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def _release_gpus(self) -> None:
+        if self._gpu_lock:
+            self._gpu_lock.release()
+            self._gpu_lock = None
+
+    def stop(self) -> None:
+        """Stop the engine (SIGTERM to its process group, SIGKILL after a grace period) and clean up."""
+        self._stop_evt.set()
+        mon = self._monitor
+        if mon and mon is not threading.current_thread():
+            mon.join(timeout=5)
+        self._kill()
+        self._proc = None
+        if self._log_file:
+            self._log_file.close()
+            self._log_file = None
+        self._unpublish()
+        self._release_gpus()
+        if self._status.state != State.STOPPED:
+            self._set(State.STOPPED)
+        self._done_evt.set()
+
+    def __enter__(self) -> ModelServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def current_endpoint(run_dir: Path | None = None, check: bool = True) -> Endpoint | None:
+    """The endpoint a running server published (env vars first, then the endpoint file); None if there is none.
+
+    With check=True a file whose server no longer answers /health is ignored.
+    """
+    if os.environ.get(ENV_BASE_URL) and os.environ.get(ENV_MODEL_NAME):
+        return Endpoint(os.environ[ENV_BASE_URL], os.environ.get(ENV_API_KEY, "none"), os.environ[ENV_MODEL_NAME],
+                        engine=os.environ.get(ENV_ENGINE, "unknown"))
+    try:
+        d = Path(run_dir) if run_dir else runtime_dir()
+    except Exception:
+        return None
+    ep = Endpoint.read(d / ENDPOINT_FILE)
+    if ep is None:
+        return None
+    if check:
+        try:
+            with urllib.request.urlopen(ep.base_url[: -len("/v1")] + "/health", timeout=2.0) as r:
+                if r.status != 200:
+                    return None
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
+    return ep
+
+
+def serve_foreground(cfg: Config | None = None, engine: str | None = None, model: str | None = None,
+                     out=sys.stdout) -> int:
+    """`fm-tutor serve-model`: start the server, print progress and the endpoint, run until Ctrl-C."""
+    last = {"line": ""}
+
+    def report(s: ServerStatus) -> None:
+        line = f"[{s.elapsed:5.1f}s] {s.state.value}"
+        if s.reason:
+            line += f": {s.reason}"
+        elif s.last_log_line and s.state != State.READY:
+            line += f"  | {s.last_log_line[:100]}"
+        if line != last["line"]:
+            print(line, file=out, flush=True)
+            last["line"] = line
+
+    srv = ModelServer(cfg, on_state=report, engine=engine, model=model)
+    print(f"log: {srv.log_path}", file=out, flush=True)
+    try:
+        ep = srv.start(wait=True)
+    except ServerError as e:
+        print(f"error: {e}", file=out, flush=True)
+        tail = srv.log_tail(15)
+        if tail:
+            print(tail, file=out)
+        srv.stop()
+        return 1
+    print(f"engine: {srv.engine} ({srv.engine_reason})", file=out)
+    for k, v in ep.env().items():
+        print(f"export {k}={v}", file=out)
+    print("serving; Ctrl-C to stop", file=out, flush=True)
+    try:
+        while srv.state != State.FAILED:
+            time.sleep(0.5)
+        print(f"error: {srv.status.reason}", file=out)
+        return 1
+    except KeyboardInterrupt:
+        print("stopping", file=out)
+        return 0
+    finally:
+        srv.stop()
