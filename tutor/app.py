@@ -42,24 +42,36 @@ class TutorApp(App[int]):
     ) -> None:
         ansi = os.environ.get("FM_TUTOR_ANSI", "").lower() in ("1", "true", "yes") or os.environ.get("TERM") == "linux"
         super().__init__(ansi_color=ansi)
+        from .config import ConfigError, load_config
+
+        try:
+            self.config = load_config()
+            self._config_error = None
+        except ConfigError as e:  # a broken config file: run on defaults and say so
+            self.config = load_config(path=Path("/nonexistent/fm-tutor.toml"), env={})
+            self._config_error = str(e)
         self.course = course or load_course()
         if store is None:
             db = Path(data_dir) / "progress.db" if data_dir else None
-            store = ProgressStore(db)
+            store = ProgressStore(db, fuzz_reviews=self.config.review.fuzzing)
         self.store = store
         self.start = start or {}
         self.started_at = time.monotonic()
         self._kernels = None  # tutor.kernel.KernelPool, created when the first lesson opens
         self.gpu_available = False  # learned in the background from nvidia-smi (never by importing torch)
-        self.kernel_keep_alive = float(os.environ.get("FM_TUTOR_KERNEL_KEEP_ALIVE", "0") or 0)
-        self.output_limits: dict = {}
-        self.quiz_threshold = 0.7
+        self.kernel_keep_alive = float(self.config.kernel.keep_alive)
+        self.output_limits: dict = {"max_lines": self.config.kernel.max_lines, "max_bytes": self.config.kernel.max_bytes}
+        self.quiz_threshold = float(self.config.quiz.pass_threshold)
+        self.model_server = None  # tutor.server.ModelServer, started in the background after the first paint
+        self.model_status = ""
 
     # ------------------------------------------------------------------ lifecycle
     def on_mount(self) -> None:
         from .screens.home import HomeScreen
 
         self.push_screen(HomeScreen())
+        if self._config_error:
+            self.notify(f"Config ignored, using defaults: {self._config_error}", severity="error", timeout=15)
         st = self.store.status
         if not st.persistent or st.message:
             self.notify(st.message or "progress is not being saved", severity="warning" if st.persistent else "error", timeout=10)
@@ -74,12 +86,55 @@ class TutorApp(App[int]):
             self.action_review()
         elif self.start.get("screen") == "dashboard":
             self.action_dashboard()
+        elif self.start.get("screen") == "doctor":
+            self.action_doctor()
         elif self.start.get("lesson"):
             self.open_lesson(self.start["lesson"], self.start.get("step"))
 
         self.run_worker(self._probe_gpu, thread=True, exit_on_error=False, group="probe")
         # import the kernel machinery off the UI thread, so the first lesson opened does not pay for it
         self.run_worker(self._preload, thread=True, exit_on_error=False, group="probe")
+        if os.environ.get("FM_TUTOR_MODEL_SERVER", "on").lower() not in ("off", "0", "no", "false"):
+            self.set_timer(1.0, self.start_model_server)
+
+    # ------------------------------------------------------------------ model server
+    def start_model_server(self) -> None:
+        """Start the local OpenAI-compatible server (transformers serve, or vLLM on a CUDA GPU) in the background."""
+        from .server import ModelServer, ServerError
+
+        if self.model_server is not None:
+            return
+        try:
+            self.model_server = ModelServer(self.config, on_state=self._server_state)
+            self.model_server.start(wait=False)
+        except (ServerError, LookupError, OSError) as e:
+            self.model_status = f"model: failed ({e})"
+            self.notify(f"The model server could not start: {e}", severity="error", timeout=15)
+            self._refresh_status()
+
+    def _server_state(self, st) -> None:  # on the server's monitor thread
+        engine = st.engine or "?"
+        device = "cuda" if engine == "vllm" else "cpu"
+        name = Path(str(self.config.model)).name
+        label = {"starting": f"starting {st.elapsed:.0f}s", "loading": f"loading {st.elapsed:.0f}s"}.get(st.state.value, st.state.value)
+        text = f"model {label} · {name} · {engine} · {device}"  # the state first: it survives truncation
+        try:
+            self.call_from_thread(self._set_model_status, text, st.state.value, st.reason)
+        except RuntimeError:  # the app is gone (exit in progress)
+            pass
+
+    def _set_model_status(self, text: str, state: str, reason: str | None) -> None:
+        changed_to_failed = state == "failed" and "failed" not in self.model_status
+        self.model_status = text
+        self._refresh_status()
+        if changed_to_failed:
+            self.notify(f"The model server failed: {reason}. `fm-tutor doctor` says more.", severity="error", timeout=15)
+
+    def _refresh_status(self) -> None:
+        from widgets.key_bar import KeyBar
+
+        for bar in self.screen.query(KeyBar):
+            bar.redraw()
 
     @staticmethod
     def _preload() -> None:
@@ -118,6 +173,11 @@ class TutorApp(App[int]):
             self.notify(f"The kernel of lesson {lesson_id} died.", severity="error")
 
     def on_unmount(self) -> None:
+        if self.model_server is not None:
+            try:
+                self.model_server.stop()
+            except Exception:  # its atexit hook tries again
+                pass
         if self._kernels is not None:
             try:
                 self._kernels.shutdown_all(timeout=5)
@@ -224,6 +284,11 @@ class TutorApp(App[int]):
         from .screens.dashboard import DashboardScreen
 
         self._replace_top(DashboardScreen)
+
+    def action_doctor(self) -> None:
+        from .screens.doctor import DoctorScreen
+
+        self._replace_top(DoctorScreen)
 
     def action_review(self) -> None:
         from .screens.review import ReviewScreen

@@ -57,9 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--lesson", metavar="ID", help="only this lesson")
     pr.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
 
-    from . import cli_kernel
+    from . import cli_backend, cli_kernel
 
     cli_kernel.add_commands(sub)
+    cli_backend.add_commands(sub)
 
     p = sub.add_parser(
         "serve",
@@ -79,8 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", help="words, cells, exercises and questions per written lesson", description="Print per-lesson content statistics.")
     p.add_argument("dir", nargs="?", help="course directory (default: the installed course)")
 
-    p = sub.add_parser("bench", help="benchmarks (start-up, step open); see tests/benchmarks", description="Run a benchmark and print its figures against a baseline measured in the same run.")
-    p.add_argument("what", nargs="?", default="reader", choices=["reader", "startup", "kernel", "model", "progress", "dashboard"], help="which benchmark (default: reader)")
+    p = sub.add_parser("bench", help="benchmarks against a baseline in the same run (reader, startup, kernel, model, ...)", description="Run a benchmark and print its figures against a baseline measured in the same run.")
+    p.add_argument("what", nargs="?", default="reader", choices=["reader", "startup", "kernel", "model", "progress", "dashboard"],
+                   help="reader: first step vs Textual's Markdown on the whole lesson; startup: first screen in tmux vs a "
+                   "minimal Textual app; kernel: round trip, first output, interrupt, RSS, key latency under output; "
+                   "model: served vs raw generate tokens/s; progress: event writes; dashboard: 10k events")
     p.add_argument("--runs", type=int, default=5, help="repetitions (default 5)")
     _add_common(p)
     return ap
@@ -108,11 +112,12 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_progress(args)
     if cmd == "serve":
         return cmd_serve(args)
-    from . import cli_kernel
+    from . import cli_backend, cli_kernel
 
-    r = cli_kernel.run(args)
-    if r is not None:
-        return r
+    for module in (cli_kernel, cli_backend):
+        r = module.run(args)
+        if r is not None:
+            return r
     return cmd_launch(args)
 
 
@@ -304,6 +309,7 @@ def cmd_launch(args) -> int:
         start = {"screen": "review"}
     elif args.cmd == "dashboard":
         start = {"screen": "dashboard"}
+
     images = os.environ.get("FM_TUTOR_IMAGES", "auto").lower()
     term = os.environ.get("TERM", "")
     if images == "terminal" or (images == "auto" and sys.stdout.isatty() and not os.environ.get("TMUX")

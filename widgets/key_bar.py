@@ -25,6 +25,9 @@ class KeyBar(Static):
         if self.is_attached and screen is self.screen:
             self._redraw()
 
+    def redraw(self) -> None:
+        self._redraw()
+
     def _redraw(self) -> None:
         app = self.app
         seen: set[str] = set()
@@ -38,4 +41,13 @@ class KeyBar(Static):
         if app.ENABLE_COMMAND_PALETTE:
             t.append(" ^p ", style="bold reverse")
             t.append(" palette")
+        status = getattr(app, "model_status", "")  # the model server: model · engine · device · state
+        if status:
+            room = self.size.width - t.cell_len - 2
+            if room > 12:
+                t.append(" " * max(1, room - len(status)))
+                t.append(status[:room], style="red" if "failed" in status else ("green" if "ready" in status else "yellow"))
         self.update(t)
+
+    def on_resize(self) -> None:
+        self._redraw()

@@ -22,6 +22,7 @@ class HomeScreen(Screen):
         Binding("p", "app.paths", "Paths", id="home.paths"),
         Binding("r", "app.review", "Review", id="home.review"),
         Binding("d", "app.dashboard", "Progress", id="home.dashboard"),
+        Binding("D", "app.doctor", "Doctor", show=False, id="home.doctor"),
         Binding("enter", "open", "Open", show=False, id="home.open"),
     ]
 
