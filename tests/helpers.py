@@ -21,3 +21,16 @@ def widget_text(widget, width: int = 120) -> str:
 
 def texts(widgets, width: int = 120) -> str:
     return "\n".join(widget_text(w, width) for w in widgets)
+
+
+async def wait_for(pilot, cond, timeout: float = 90.0) -> bool:
+    """Poll `cond()` while the app runs, up to `timeout` seconds."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while loop.time() < end:
+        if cond():
+            return True
+        await pilot.pause(0.1)
+    return False

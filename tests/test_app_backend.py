@@ -2,8 +2,6 @@
 screen reports this machine."""
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from progress import ProgressStore
@@ -11,17 +9,8 @@ from tutor.app import TutorApp
 from tutor.course import load_course
 from tutor.screens.doctor import DoctorScreen
 
+from .helpers import wait_for as _wait
 from .helpers import widget_text
-
-
-async def _wait(pilot, cond, timeout):
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        if cond():
-            return True
-        await pilot.pause(0.25)
-    return False
 
 
 @pytest.mark.slow

@@ -1,8 +1,6 @@
 """The reader runs cells in a real ipykernel: press r, read the output; exercises are graded; edits persist."""
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from progress import ProgressStore
@@ -10,17 +8,9 @@ from tutor.app import TutorApp
 from tutor.course import load_course
 from widgets.code_cell import CodeCell
 
+from .helpers import wait_for
+
 pytestmark = pytest.mark.timeout(180)
-
-
-async def wait_for(pilot, cond, timeout=90.0):
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        if cond():
-            return True
-        await pilot.pause(0.1)
-    return False
 
 
 async def test_press_run_and_read_the_output(fixture_course, tmp_path):
