@@ -1,7 +1,6 @@
 """The one parser and validator: valid lessons, broken lessons (every error has a line), fuzzing."""
 from __future__ import annotations
 
-import shutil
 import textwrap
 from pathlib import Path
 
