@@ -180,7 +180,7 @@ class TutorApp(App[int]):
                 pass
         if self._kernels is not None:
             try:
-                self._kernels.shutdown_all(timeout=5)
+                self._kernels.shutdown_all(timeout=2, now=True)
             except Exception:  # the atexit hook of the pool tries again
                 pass
         try:

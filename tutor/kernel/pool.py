@@ -469,18 +469,26 @@ class Kernel:
         async with self._locked():
             await self._run(code, 30, None, store_history=False)
 
-    async def _close(self) -> None:
+    async def _close(self, now: bool = False) -> None:
         self._closing = True
         self.generation += 1
         for ex in list(self._execs.values()):
             if not ex.finished.done():
                 ex.finished.set_result(ExecResult("died", message="the kernel was shut down"))
         self._execs.clear()
-        await self._teardown(now=False)
+        await self._teardown(now=now)
         self._set_state("dead")
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
+
+
+def _quiet_at_exit(loop, context) -> None:
+    """Tasks of a pool shut down while its process exits are dropped on purpose (their kernels were killed):
+    asyncio's "Task was destroyed but it is pending" must not be printed over the learner's terminal."""
+    if "destroyed but it is pending" in str(context.get("message", "")):
+        return
+    loop.default_exception_handler(context)
 
 
 class KernelPool:
@@ -506,12 +514,15 @@ class KernelPool:
         self._close_lock = threading.Lock()
         self._closed = False
         self._loop = asyncio.new_event_loop()
+        self._loop.set_exception_handler(_quiet_at_exit)
         self._thread = threading.Thread(target=self._loop.run_forever, name="fm-tutor-kernels", daemon=True)
         self._thread.start()
         ref = weakref.ref(self)
         self._atexit = lambda: (ref() and ref().shutdown_all(timeout=5))
         atexit.register(self._atexit)
         self.spare = spare
+        self._inflight: set[concurrent.futures.Future] = set()
+        self._closing_kernels: set[Kernel] = set()
         self._spare: Kernel | None = None
         if spare:
             self._spawn_spare()
@@ -577,7 +588,7 @@ class KernelPool:
     def kernel(self, lesson_id: str) -> Kernel | None:
         return self._kernels.get(lesson_id)
 
-    def shutdown(self, lesson_id: str, delay: float | None = None) -> concurrent.futures.Future:
+    def shutdown(self, lesson_id: str, delay: float | None = None, now: bool = True) -> concurrent.futures.Future:
         """Shut a lesson's kernel down after ``delay`` seconds (default: keep_alive) -> Future[bool]: True once
         closed, False if a start() of the same lesson cancelled it first (or there was no kernel)."""
         delay = self.keep_alive if delay is None else delay
@@ -596,11 +607,17 @@ class KernelPool:
                 self._pending_close.pop(lesson_id, None)
                 if self._kernels.get(lesson_id) is k:
                     del self._kernels[lesson_id]
-            await k._close()
+            self._closing_kernels.add(k)
+            try:
+                await k._close(now=now)  # a left lesson's state is discarded anyway: no need to wait for a graceful exit
+            finally:
+                self._closing_kernels.discard(k)
             return True
 
         def fire():
             f = self.submit(close())
+            self._inflight.add(f)
+            f.add_done_callback(self._inflight.discard)
             f.add_done_callback(lambda f: done.done() or (done.set_result(f.result()) if f.exception() is None
                                                           else done.set_exception(f.exception())))
 
@@ -616,24 +633,48 @@ class KernelPool:
             fire()
         return done
 
-    def shutdown_all(self, timeout: float = 10.0) -> None:
-        """Shut every kernel down and stop the loop thread (blocking; safe to call twice)."""
+    def shutdown_all(self, timeout: float = 10.0, now: bool = False) -> None:
+        """Shut every kernel down and stop the loop thread (blocking; safe to call twice). ``now`` kills the
+        kernels instead of asking them to shut down (what an exiting app wants: their state is discarded)."""
         if self._closed:
             return
         kernels = list(self._kernels.values()) + ([self._spare] if self._spare is not None else [])
         self._kernels.clear()
         self._spare = None
+        inflight = list(self._inflight)
+        if now:  # an exiting app: kill the processes first, so nothing below waits on a slow or starting kernel
+            for k in kernels + list(self._closing_kernels):
+                proc = getattr(getattr(k._km, "provisioner", None), "process", None)
+                try:
+                    if proc is not None and proc.poll() is None:
+                        proc.kill()
+                except Exception:
+                    pass
 
         async def close_all():
             for h, _ in self._pending_close.values():
                 h.cancel()
             self._pending_close.clear()
-            await asyncio.gather(*(k._close() for k in kernels), return_exceptions=True)
+            await asyncio.gather(*(k._close(now=now) for k in kernels), return_exceptions=True)
+            # shutdowns already under way (a lesson just left) finish too
+            await asyncio.gather(*(asyncio.wrap_future(f) for f in inflight), return_exceptions=True)
+            # whatever else still runs (liveness pollers) is cancelled, so nothing is destroyed pending at exit
+            me = asyncio.current_task()
+            rest = [t for t in asyncio.all_tasks() if t is not me]
+            for t in rest:
+                t.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
 
         try:
             asyncio.run_coroutine_threadsafe(close_all(), self._loop).result(timeout)
         except Exception:
-            pass
+            # whatever did not finish in time is cancelled on the loop, so no task is left pending at exit
+            def cancel_all():
+                for t in asyncio.all_tasks(self._loop):
+                    t.cancel()
+
+            self._loop.call_soon_threadsafe(cancel_all)
+            time.sleep(0.2)
         self._closed = True
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=2)
