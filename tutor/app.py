@@ -138,8 +138,21 @@ class TutorApp(App[int]):
 
     @staticmethod
     def _preload() -> None:
+        """Import what opening a lesson needs, off the UI thread, while the learner looks at the home screen."""
+        import jupyter_client.asynchronous  # noqa: F401
+        import jupyter_client.kernelspec  # noqa: F401
+
         import tutor.course.parser  # noqa: F401
         import tutor.kernel  # noqa: F401
+        import tutor.screens.cells  # noqa: F401
+        import tutor.screens.reader  # noqa: F401
+        from textual.widgets import Input, TextArea
+
+        try:  # the Python grammar for TextArea's highlighting (tree-sitter), if installed
+            TextArea(language="python")
+        except Exception:
+            pass
+        del Input
 
     def _probe_gpu(self) -> None:
         import shutil
