@@ -570,6 +570,38 @@ class ProgressStore:
             return self._rows("SELECT * FROM activity ORDER BY id")
         return self._rows("SELECT * FROM activity WHERE at >= ? ORDER BY id", [iso(since)])
 
+    # ------------------------------------------------------------ aggregates
+    # The dashboard's numbers, computed by SQLite (GROUP BY) instead of by loading every event into Python.
+
+    def activity_by_day(self) -> dict[str, float]:
+        """UTC day ("2026-11-29") -> seconds of study that day."""
+        rows = self._rows("SELECT substr(at, 1, 10) AS day, SUM(seconds) AS s FROM activity GROUP BY day ORDER BY day")
+        return {r["day"]: float(r["s"] or 0.0) for r in rows}
+
+    def activity_first(self, lesson_ids: list[str]) -> str | None:
+        """The timestamp of the first activity on any of these lessons (when a path was started)."""
+        if not lesson_ids:
+            return None
+        marks = ",".join("?" * len(lesson_ids))
+        row = self._one(f"SELECT MIN(at) AS at FROM activity WHERE lesson_id IN ({marks})", list(lesson_ids))
+        return row["at"] if row else None
+
+    def quiz_totals(self) -> dict[str, tuple[int, int]]:
+        """lesson id -> (correct attempts, attempts)."""
+        rows = self._rows("SELECT lesson_id, SUM(correct) AS r, COUNT(*) AS n FROM quiz_attempts GROUP BY lesson_id")
+        return {r["lesson_id"]: (int(r["r"] or 0), int(r["n"])) for r in rows}
+
+    def active_days(self) -> set[str]:
+        """UTC days with any activity, quiz answer or review."""
+        rows = self._rows(
+            "SELECT substr(at, 1, 10) AS day FROM activity UNION SELECT substr(at, 1, 10) FROM quiz_attempts "
+            "UNION SELECT substr(at, 1, 10) FROM review_logs"
+        )
+        return {r["day"] for r in rows}
+
+    def review_ratings_since(self, since: datetime) -> list[str]:
+        return [r["rating"] for r in self._rows("SELECT rating FROM review_logs WHERE at >= ? ORDER BY id", [iso(since)])]
+
     # ----------------------------------------------------------------- cells
 
     def save_cell_edit(self, lesson_id: str, cell_id: str, code: str) -> None:

@@ -136,9 +136,9 @@ class TutorApp(App[int]):
         for bar in self.screen.query(KeyBar):
             bar.redraw()
 
-    @staticmethod
-    def _preload() -> None:
-        """Import what opening a lesson needs, off the UI thread, while the learner looks at the home screen."""
+    def _preload(self) -> None:
+        """Import what opening a lesson needs, and parse the lessons, off the UI thread, while the learner looks
+        at the home screen (the dashboard and the review screen need every lesson parsed)."""
         import jupyter_client.asynchronous  # noqa: F401
         import jupyter_client.kernelspec  # noqa: F401
 
@@ -153,6 +153,11 @@ class TutorApp(App[int]):
         except Exception:
             pass
         del Input
+        for lid in self.course.written_ids():
+            try:
+                self.course.lesson(lid)
+            except Exception:  # a broken lesson is reported when it is opened
+                pass
 
     def _probe_gpu(self) -> None:
         import shutil

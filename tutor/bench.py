@@ -135,11 +135,15 @@ def bench_dashboard(runs: int = 5, events: int = 10_000) -> int:
         app = TutorApp(course=course, store=ProgressStore(path))
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
+            await app.workers.wait_for_complete()  # start-up parsing (the learner is on the home screen)
             t0 = time.perf_counter()
-            app.push_screen(DashboardScreen())
+            screen = DashboardScreen()
+            app.push_screen(screen)
+            while not hasattr(screen, "first_paint_at"):
+                await asyncio.sleep(0.002)
+            dt = screen.first_paint_at - t0
             await pilot.pause()
-            await pilot.pause()
-            return time.perf_counter() - t0
+            return dt
 
     with tempfile.TemporaryDirectory() as d:
         full = ProgressStore(Path(d) / "full.db")
@@ -151,8 +155,8 @@ def bench_dashboard(runs: int = 5, events: int = 10_000) -> int:
             f.append(asyncio.run(once(Path(d) / "full.db")))
             e.append(asyncio.run(once(Path(d) / "empty.db")))
         fp, ep = statistics.median(f), statistics.median(e)
-        print(f"dashboard open, {events} events  p50 {fp * 1000:7.1f} ms  (runs: {', '.join(f'{x*1000:.0f}' for x in f)})")
-        print(f"dashboard open, empty database  p50 {ep * 1000:7.1f} ms")
+        print(f"dashboard first paint, {events} events  p50 {fp * 1000:7.1f} ms  (runs: {', '.join(f'{x*1000:.0f}' for x in f)})")
+        print(f"dashboard first paint, empty database  p50 {ep * 1000:7.1f} ms")
         print(f"ratio: {fp / ep:.2f}x   goal: <= 150 ms with {events} events")
     return 0
 

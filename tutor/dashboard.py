@@ -107,26 +107,19 @@ def summarize(course: Course, store, now: datetime | None = None, threshold: flo
     paths = [Bar(p.id, p.title, sum(1 for lid in p.lessons if status(lid) == "done"), len(p.lessons)) for p in course.paths]
     sections = [Bar(str(s.number), s.title, sum(1 for lid in s.lessons if status(lid) == "done"), len(s.lessons)) for s in course.sections]
 
-    # ---- time
-    activity = store.activity()
+    # ---- time (aggregated by SQLite: a dashboard over 10,000 events must not load them all)
+    by_day = dict(store.activity_by_day())
     by_week: dict[str, float] = defaultdict(float)
-    by_day: dict[str, float] = defaultdict(float)
-    for row in activity:
-        at = _dt(row["at"])
-        y, w, _ = at.isocalendar()
-        by_week[f"{y}-W{w:02d}"] += float(row["seconds"] or 0)
-        by_day[at.date().isoformat()] += float(row["seconds"] or 0)
+    for day, sec in by_day.items():
+        y, w, _ = date.fromisoformat(day).isocalendar()
+        by_week[f"{y}-W{w:02d}"] += sec
     seconds_by_lesson = {lid: st.seconds for lid, st in states.items() if st.seconds}
 
     # ---- quizzes
-    attempts = store.quiz_attempts(None)
-    per_lesson: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for a in attempts:
-        per_lesson[a["lesson_id"]][0] += 1 if a["correct"] else 0
-        per_lesson[a["lesson_id"]][1] += 1
-        by_day.setdefault(_dt(a["at"]).date().isoformat(), 0.0)
+    totals = store.quiz_totals()
+    n_attempts = sum(n for _r, n in totals.values())
     acc_lessons = [
-        Accuracy(lid, course.entries[lid].title if lid in course.entries else lid, r, n) for lid, (r, n) in per_lesson.items()
+        Accuracy(lid, course.entries[lid].title if lid in course.entries else lid, r, n) for lid, (r, n) in totals.items()
     ]
     acc_lessons.sort(key=lambda a: (a.fraction, -a.attempts))
     per_sec: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -146,18 +139,17 @@ def summarize(course: Course, store, now: datetime | None = None, threshold: flo
             continue
         ex = [c.id for c in les.cells if c.is_exercise and not c.is_gpu]
         total_ex += len(ex)
-        passed = store.exercise_results(lid)
-        solved += sum(1 for c in ex if passed.get(c))
+        if ex and lid in states:
+            passed = store.exercise_results(lid)
+            solved += sum(1 for c in ex if passed.get(c))
 
     # ---- review
     due = store.due_count(now)
-    logs = [lg for lg in store.review_logs() if _dt(lg["at"]) >= now - timedelta(days=30)]
-    retention = (sum(1 for lg in logs if str(lg["rating"]).lower() != "again") / len(logs)) if logs else None
-    for lg in logs:
-        by_day.setdefault(_dt(lg["at"]).date().isoformat(), 0.0)
+    ratings = store.review_ratings_since(now - timedelta(days=30))
+    retention = (sum(1 for r in ratings if str(r).lower() != "again") / len(ratings)) if ratings else None
 
     # ---- streak: consecutive active days ending today (or yesterday, if today has nothing yet)
-    days = {date.fromisoformat(d) for d in by_day}
+    days = {date.fromisoformat(d) for d in store.active_days()}
     today = now.date()
     cur = today if today in days else today - timedelta(days=1)
     streak = 0
@@ -168,9 +160,9 @@ def summarize(course: Course, store, now: datetime | None = None, threshold: flo
     # ---- weekly plan
     week_of_plan = expected = None
     if weeks and path_lessons:
-        starts = [_dt(r["at"]) for r in activity if r["lesson_id"] in path_lessons]
-        if starts:
-            week_of_plan = min(weeks, int((now - min(starts)).days // 7) + 1)
+        first = store.activity_first(path_lessons)
+        if first:
+            week_of_plan = min(weeks, int((now - _dt(first)).days // 7) + 1)
             expected = min(len(path_lessons), math.ceil(len(path_lessons) * week_of_plan / weeks))
 
     # ---- next best action
@@ -180,9 +172,9 @@ def summarize(course: Course, store, now: datetime | None = None, threshold: flo
         steps_seen=steps_seen, steps_total=steps_total, paths=paths, sections=sections,
         seconds_by_lesson=seconds_by_lesson, seconds_by_week=dict(sorted(by_week.items())),
         activity_by_day=dict(sorted(by_day.items())), accuracy_lessons=acc_lessons, accuracy_sections=acc_sections,
-        exercises_solved=solved, exercises_total=total_ex, due=due, retention=retention, reviews_30d=len(logs),
+        exercises_solved=solved, exercises_total=total_ex, due=due, retention=retention, reviews_30d=len(ratings),
         streak=streak, week_of_plan=week_of_plan, plan_weeks=weeks, plan_expected_done=expected,
-        next_action=action, quiz_attempts=len(attempts),
+        next_action=action, quiz_attempts=n_attempts,
     )
 
 
