@@ -61,6 +61,8 @@ class LessonCells:
             self.pool = self.app.kernel_pool()
             self._kernel = self.pool.start(self.lesson.id)
             self._kernel.add_state_listener(self._kernel_state)
+            if getattr(self._kernel, "reattached", False):
+                self.app.notify(f"Reattached to lesson {self.lesson.id}'s kernel: your variables are still there.")
         return self._kernel
 
     @property
