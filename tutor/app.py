@@ -197,6 +197,10 @@ class TutorApp(App[int]):
             pass
         self.exit(return_code=129)
 
+    def detaching_on_exit(self) -> bool:
+        """True while the app shuts down with detach_idle > 0: screens leave their kernels to on_unmount."""
+        return self.kernel_detach_idle > 0 and not self.is_running
+
     def _stop_kernels(self) -> None:
         """Detach the lesson kernels (detach_idle > 0) or shut them down."""
         if self._kernels is None:

@@ -18,6 +18,16 @@ from tutor.kernel import detach as reg
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def kill_kernels_under(d: str) -> None:
+    """Kill every kernel whose command line names a file under ``d`` (the test's runtime dir)."""
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if d.encode() in (proc / "cmdline").read_bytes() and int(proc.name) != os.getpid():
+                reg.kill_pid(int(proc.name), grace=0.5)
+        except (OSError, ValueError):
+            pass
+
+
 @pytest.fixture
 def base():
     d = tempfile.mkdtemp(prefix="fmk-")  # short path: ipc socket names must stay under ~100 chars
@@ -25,9 +35,7 @@ def base():
     yield d, pools
     for p in pools:
         p.shutdown_all(timeout=10)
-    for e in reg.read(Path(d)).values():  # kill whatever was left detached
-        if reg.pid_alive(e.get("pid")):
-            reg.kill_pid(e["pid"], grace=0.5)
+    kill_kernels_under(d)  # whatever was left detached (or leaked by a failing test)
     shutil.rmtree(d, ignore_errors=True)
 
 

@@ -274,6 +274,7 @@ class Kernel:
             await asyncio.get_running_loop().run_in_executor(None, _reg.kill_pid, pid)
             _reg.cleanup_files(entry)
             self.reattached = False
+            self._pid = None
             await self._start()
             return
         self._pid = pid
@@ -558,6 +559,8 @@ class Kernel:
 
     async def _detach(self) -> dict | None:
         """Let go of a live kernel without stopping it -> its registry entry (None if it is not alive)."""
+        # no state callbacks from here on: the app may be blocked in detach_all() (call_from_thread would hang)
+        self._listeners.clear()
         self._closing = True
         self.generation += 1
         pid = self.pid
@@ -699,6 +702,8 @@ class KernelPool:
         if entry is not None:  # a kernel a previous app detached: connect to it, same variables
             k = Kernel(self, lesson_id, entry.get("cwd") or (str(cwd) if cwd else None))
             k.reattached = True
+            k._pid = int(entry["pid"])
+            k.connection_file = entry["connection_file"]
             self._kernels[lesson_id] = k
 
             async def attach():
@@ -784,13 +789,12 @@ class KernelPool:
         self._kernels.clear()
         self._spare = None
 
+        entries: dict = {}  # filled as kernels are let go: a timeout still registers those already detached
+
         async def detach():
             for h, _ in self._pending_close.values():
                 h.cancel()
             self._pending_close.clear()
-            if spare is not None:
-                await spare._close()
-            entries = {}
             for lesson_id, k in kernels.items():
                 try:
                     e = await k._detach()
@@ -799,13 +803,14 @@ class KernelPool:
                 if e is not None:
                     e["cwd"] = k.cwd
                     entries[lesson_id] = e
-            return entries
+            if spare is not None:
+                await spare._close()
 
-        entries: dict = {}
         try:
-            entries = asyncio.run_coroutine_threadsafe(detach(), self._loop).result(timeout)
+            asyncio.run_coroutine_threadsafe(detach(), self._loop).result(timeout)
         except Exception:
             pass
+        entries = dict(entries)
         if entries:
             try:
                 _reg.put(self.base_dir, entries)

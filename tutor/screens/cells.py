@@ -141,6 +141,8 @@ class LessonCells:
 
     def close(self) -> None:
         if self.pool is not None:
+            if getattr(self.app, "detaching_on_exit", lambda: False)():
+                return  # the app is exiting: TutorApp.on_unmount detaches the kernel for the next fm-tutor
             self.pool.shutdown(self.lesson.id, delay=getattr(self.app, "kernel_keep_alive", 0.0))
 
 
