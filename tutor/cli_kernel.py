@@ -74,7 +74,7 @@ def _kernels(args) -> int:
             return 0
         print(f"{'lesson':<24} {'pid':>8} {'age':>8} {'idle':>8}")
         for r in rows:
-            state = "" if r["alive"] else "  (gone)"
+            state = "  (in use by a running fm-tutor)" if r["in_use"] else "" if r["alive"] else "  (gone)"
             print(f"{r['lesson']:<24} {r['pid']:>8} {_duration(r['age']):>8} {_duration(r['idle']):>8}{state}")
         return 0
     if not args.all and not args.lessons:

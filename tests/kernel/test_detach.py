@@ -79,7 +79,9 @@ def test_detach_then_reattach_keeps_variables(base):
     k2.wait_ready(30)
     assert k2.pid == pid
     assert value(k2, "x + 1") == "42"
-    assert "01" not in reg.read(Path(d))  # taken
+    e2 = reg.read(Path(d))["01"]  # taken, then claimed by the new pool while it runs
+    assert e2["pid"] == pid and e2["owner"] == os.getpid() and e2["detached_at"] is None
+    assert reg.take(Path(d), "01") is None  # a running pool's kernel is not for the taking
     # setup cells that ran before the detach do not run again
     k2.execute("pass", setup=["setup_runs = globals().get('setup_runs', 0) + 1"]).result(30)
     assert value(k2, "setup_runs") == "1"
@@ -135,7 +137,7 @@ def test_detach_idle_zero_is_todays_behaviour(base):
 CHILD = textwrap.dedent("""
     import os, signal, sys, time
     from tutor.kernel import KernelPool
-    pool = KernelPool(runtime_dir=sys.argv[1], detach_idle=600)
+    pool = KernelPool(runtime_dir=sys.argv[1], detach_idle=600, spare=True)
     def hangup(*_):
         pool.detach_all(timeout=5)
         os._exit(129)
@@ -143,27 +145,30 @@ CHILD = textwrap.dedent("""
     k = pool.start("04")
     k.wait_ready(60)
     assert k.execute("x = 41").result(30).status == "ok"
-    print(k.pid, flush=True)
+    pool._spare.wait_ready(60)
+    print(k.pid, pool._spare.pid, flush=True)
     time.sleep(120)
 """)
 
 
 @pytest.mark.timeout(120)
-def test_sighup_mid_session_leaves_kernel_to_reattach(base):
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGKILL])
+def test_app_hung_up_or_killed_mid_session_leaves_kernel_to_reattach(base, sig):
     d, pools = base
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen([sys.executable, "-c", CHILD, d], stdout=subprocess.PIPE, text=True, env=env,
                              start_new_session=True)  # its own session, like an app in a terminal
     try:
-        pid = int(child.stdout.readline())
-        os.killpg(child.pid, signal.SIGHUP)  # what the terminal does when it goes away
-        assert child.wait(20) == 129
+        pid, spare_pid = map(int, child.stdout.readline().split())
+        os.killpg(child.pid, sig)  # SIGHUP: what the terminal does when it goes away
+        assert child.wait(20) == (129 if sig == signal.SIGHUP else -signal.SIGKILL)
     finally:
         if child.poll() is None:
             child.kill()
     assert reg.pid_alive(pid), "the kernel died with the app"
     p = KernelPool(runtime_dir=d, detach_idle=600)
     pools.append(p)
+    assert wait_for(lambda: not reg.pid_alive(spare_pid))  # an orphaned spare is stopped at once
     k = p.start("04")
     assert k.reattached
     k.wait_ready(30)

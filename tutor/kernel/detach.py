@@ -4,9 +4,13 @@ A pool created with ``detach_idle > 0`` launches its kernels *independent* (own 
 so they outlive the app. ``KernelPool.detach_all()`` records each live kernel here instead of shutting it down;
 the next pool's ``start(lesson_id)`` takes the entry and reattaches to the kernel. Entries::
 
-    lesson_id -> {"connection_file", "pid", "started_at", "detached_at", "pool_dir", "log_path", "setup_done"}
+    lesson_id -> {"connection_file", "pid", "started_at", "detached_at", "pool_dir", "log_path", "setup_done",
+                  "owner"}
 
-``setup_done`` holds sha1 hashes of the setup cells already run in that kernel. Every read-modify-write holds
+A running pool also *claims* its kernels here (``owner`` = its pid, ``detached_at`` None) and releases them when
+it stops them, so the kernels of an app that was killed outright (SIGKILL, a crash) are found too: once their
+owner is gone they count as detached from the moment that is first noticed. A warm spare is claimed as
+``_spare-PID`` and stopped as soon as its owner is gone. ``setup_done`` holds sha1 hashes of the setup cells already run in that kernel. Every read-modify-write holds
 an flock on ``detached.lock``. Kernels are told apart from a reused pid by their command line, which names
 their connection file (Linux: /proc/PID/cmdline).
 """
@@ -158,12 +162,39 @@ def sweep_pool_dir(d: Path) -> None:
     shutil.rmtree(d, ignore_errors=True)
 
 
-def take(base: Path, lesson_id: str) -> dict | None:
-    """Pop ``lesson_id``'s entry; return it if its kernel is alive and its connection file exists."""
+def owned(entry: dict) -> bool:
+    """True if a running pool (its owner process) holds this kernel."""
+    owner = entry.get("owner")
+    return bool(owner) and pid_alive(int(owner))
+
+
+def claim(base: Path, key: str, entry: dict) -> bool:
+    """Record a running pool's kernel (``entry["owner"]`` set); False if another live kernel holds ``key``."""
     with locked(base) as (entries, save):
-        entry = entries.pop(lesson_id, None)
-        if entry is None:
+        cur = entries.get(key)
+        if cur is not None and cur.get("pid") != entry.get("pid") and pid_alive(cur.get("pid"), cur.get("connection_file")):
+            return False
+        entries[key] = entry
+        save(entries)
+    return True
+
+
+def release(base: Path, key: str, pid: int | None) -> None:
+    """Forget ``key`` if it is the kernel ``pid`` (it is being stopped, or renamed)."""
+    with locked(base) as (entries, save):
+        if pid is not None and (entries.get(key) or {}).get("pid") == pid:
+            del entries[key]
+            save(entries)
+
+
+def take(base: Path, lesson_id: str) -> dict | None:
+    """Pop ``lesson_id``'s entry; return it if its kernel is alive, not held by a running pool, and its connection
+    file exists."""
+    with locked(base) as (entries, save):
+        entry = entries.get(lesson_id)
+        if entry is None or owned(entry):
             return None
+        del entries[lesson_id]
         save(entries)
     if pid_alive(entry.get("pid"), entry.get("connection_file")) and os.path.exists(entry.get("connection_file", "")):
         return entry
@@ -171,16 +202,25 @@ def take(base: Path, lesson_id: str) -> dict | None:
     return None
 
 
-def put(base: Path, new: dict[str, dict]) -> None:
-    """Record detached kernels; a live kernel already registered for the same lesson is stopped (superseded)."""
+def put(base: Path, new: dict[str, dict]) -> list[str]:
+    """Record detached kernels; a detached kernel already registered for the same lesson is stopped (superseded).
+    -> the keys not recorded because another running pool holds a kernel for them (the caller stops its own)."""
     with locked(base) as (entries, save):
-        old = {k: entries[k] for k in new if k in entries and entries[k].get("pid") != new[k].get("pid")}
-        entries.update(new)
+        old, busy = {}, []
+        for k, e in new.items():
+            cur = entries.get(k)
+            if cur is not None and cur.get("pid") != e.get("pid"):
+                if owned(cur) and pid_alive(cur.get("pid"), cur.get("connection_file")):
+                    busy.append(k)
+                    continue
+                old[k] = cur
+            entries[k] = e
         save(entries)
     for e in old.values():
         if pid_alive(e.get("pid"), e.get("connection_file")):
             kill_pid(e["pid"])
         cleanup_files(e)
+    return busy
 
 
 def listing(base: Path) -> list[dict]:
@@ -188,31 +228,41 @@ def listing(base: Path) -> list[dict]:
     now = time.time()
     out = []
     for lesson, e in sorted(read(base).items()):
+        if lesson.startswith("_spare"):
+            continue
+        in_use = owned(e)
         out.append({"lesson": lesson, "pid": e.get("pid"), "alive": pid_alive(e.get("pid"), e.get("connection_file")),
-                    "age": now - float(e.get("started_at", now)), "idle": now - float(e.get("detached_at", now)),
-                    "connection_file": e.get("connection_file")})
+                    "age": now - float(e.get("started_at") or now),
+                    "idle": 0.0 if in_use else now - float(e.get("detached_at") or now),
+                    "in_use": in_use, "connection_file": e.get("connection_file")})
     return out
 
 
 def stop(base: Path, lessons: list[str] | None = None) -> list[str]:
-    """Stop registered kernels (all if ``lessons`` is None) and drop their entries -> the lesson ids stopped."""
+    """Stop registered detached kernels (all if ``lessons`` is None; never those a running pool holds) and drop their
+    entries -> the lesson ids stopped."""
     return _drop(base, lambda lesson, e: lessons is None or lesson in lessons)
 
 
 def cull(base: Path, max_idle: float) -> list[str]:
     """Stop kernels detached longer than ``max_idle`` seconds; drop entries whose kernel is gone -> culled ids."""
     now = time.time()
-    return _drop(base, lambda lesson, e: now - float(e.get("detached_at", 0)) > max_idle)
+    return _drop(base, lambda lesson, e: lesson.startswith("_spare") or now - float(e["detached_at"]) > max_idle)
 
 
 def _drop(base: Path, pick) -> list[str]:
+    now = time.time()
     with locked(base) as (entries, save):
-        gone = {}
+        gone, changed = {}, False
         for lesson, e in list(entries.items()):
             alive = pid_alive(e.get("pid"), e.get("connection_file"))
+            if alive and owned(e):
+                continue  # a running pool's kernel
+            if alive and not e.get("detached_at"):  # its owner was killed: detached from now on
+                e["detached_at"], e["owner"], changed = now, None, True
             if not alive or pick(lesson, e):
                 gone[lesson] = (entries.pop(lesson), alive)
-        if gone:
+        if gone or changed:
             save(entries)
     stopped = []
     for lesson, (e, alive) in gone.items():

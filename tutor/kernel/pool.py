@@ -245,6 +245,7 @@ class Kernel:
         self.start_error = None
         self.started_at = time.time()
         self._tasks.append(asyncio.ensure_future(self._watch(km.is_alive)))
+        self._claim()
         self._set_state("idle")
         self._started.set()
         if not self.ready.done():
@@ -291,10 +292,37 @@ class Kernel:
             asyncio.ensure_future(self._read_shell(kc)),
             asyncio.ensure_future(self._watch(self._pid_alive)),
         ]
+        self._claim()
         self._set_state("idle")
         self._started.set()
         if not self.ready.done():
             self.ready.set_result(self)
+
+    # ---------------------------------------------------------------- the registry of detachable kernels
+    def _reg_key(self, pid: int | None = None) -> str:
+        return self.name if self.name != "_spare" else f"_spare-{pid or self.pid}"
+
+    def _entry(self, owner: int | None, detached_at: float | None) -> dict:
+        hashes = sorted({_reg.code_hash(c) for c in self._setup_done} | self._setup_hashes)
+        return {"connection_file": self.connection_file, "pid": self.pid, "started_at": self.started_at,
+                "detached_at": detached_at, "pool_dir": str(Path(self.connection_file).parent),
+                "log_path": str(self.log_path) if self.log_path else None, "setup_done": hashes, "cwd": self.cwd,
+                "owner": owner}
+
+    def _claim(self) -> None:
+        """Record this running kernel (owner: this process), so that it is found even if the app is killed."""
+        if self.pool.detach_idle > 0 and self.pid is not None and self.connection_file:
+            try:
+                _reg.claim(self.pool.base_dir, self._reg_key(), self._entry(os.getpid(), None))
+            except Exception:
+                pass
+
+    def _release(self, key: str | None = None) -> None:
+        if self.pool.detach_idle > 0 and self.pid is not None:
+            try:
+                _reg.release(self.pool.base_dir, key or self._reg_key(), self.pid)
+            except Exception:
+                pass
 
     async def _pid_alive(self) -> bool:
         return _reg.pid_alive(self._pid)
@@ -491,6 +519,7 @@ class Kernel:
         await self._send_interrupt()
 
     async def _teardown(self, now: bool = True) -> None:
+        self._release()
         for t in self._tasks:
             t.cancel()
         self._tasks = []
@@ -556,6 +585,9 @@ class Kernel:
                 f"_o.environ['FM_TUTOR_KERNEL'] = {self.name!r}; del _o")
         async with self._locked():
             await self._run(code, 30, None, store_history=False)
+            if self.pool.detach_idle > 0 and self.pid is not None:  # registered as the spare: now the lesson's
+                self._release(f"_spare-{self.pid}")
+                self._claim()
 
     async def _detach(self) -> dict | None:
         """Let go of a live kernel without stopping it -> its registry entry (None if it is not alive)."""
@@ -586,15 +618,14 @@ class Kernel:
         if km is not None:  # keep the connection file: KernelManager.__del__ would remove it
             km._connection_file_written = False
         self._km = None
-        self._pid = None
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
         self._set_state("dead")
-        hashes = sorted({_reg.code_hash(c) for c in self._setup_done} | self._setup_hashes)
-        return {"connection_file": self.connection_file, "pid": pid, "started_at": self.started_at,
-                "detached_at": time.time(), "pool_dir": str(Path(self.connection_file).parent),
-                "log_path": str(self.log_path) if self.log_path else None, "setup_done": hashes}
+        self._pid = pid  # for _entry(); the kernel is let go right after
+        entry = self._entry(None, time.time())
+        self._pid = None
+        return entry
 
     async def _close(self) -> None:
         self._closing = True
@@ -801,7 +832,6 @@ class KernelPool:
                 except Exception:
                     e = None
                 if e is not None:
-                    e["cwd"] = k.cwd
                     entries[lesson_id] = e
             if spare is not None:
                 await spare._close()
@@ -813,9 +843,12 @@ class KernelPool:
         entries = dict(entries)
         if entries:
             try:
-                _reg.put(self.base_dir, entries)
+                busy = _reg.put(self.base_dir, entries)
             except Exception:
-                pass
+                busy = list(entries)
+            for key in busy:  # another running tutor holds a kernel for the lesson: ours is not kept
+                _reg.kill_pid(entries[key]["pid"])
+                _reg.cleanup_files(entries.pop(key))
         self._closed = True
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=2)
