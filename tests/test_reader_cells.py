@@ -103,3 +103,50 @@ async def test_solution_needs_an_attempt_or_a_confirmation(fixture_course, tmp_p
         await pilot.press("r")
         assert await wait_for(pilot, lambda: cell.state == "passed"), (cell.state, cell.message)
         assert cell.solved
+
+
+async def test_kernel_detached_on_exit_and_hangup_then_reattached(fixture_course, tmp_path, monkeypatch):
+    import os
+    import shutil
+    import signal
+    import tempfile
+    from pathlib import Path
+
+    from tutor.kernel import default_runtime_dir
+    from tutor.kernel import detach as reg
+
+    run_dir = tempfile.mkdtemp(prefix="fmx-")  # short: ipc socket paths
+    monkeypatch.setenv("XDG_RUNTIME_DIR", run_dir)
+    monkeypatch.setenv("FM_TUTOR_DETACH_IDLE", "600")
+    base = default_runtime_dir()
+    assert str(base).startswith(run_dir)
+    db = tmp_path / "p.db"
+    try:
+        app = TutorApp(course=load_course(fixture_course), store=ProgressStore(db))
+        async with app.run_test(size=(100, 40)) as pilot:
+            app.open_lesson("01", "what-a-foundation-model-is")
+            await pilot.pause()
+            cell = app.screen.query_one("#cell-sqrt-two", CodeCell)
+            cell.focus()
+            await pilot.press("r")
+            assert await wait_for(pilot, lambda: cell.state == "ok"), (cell.state, cell.message)
+            pid = app.kernel_pool().kernel("01").pid
+        assert list(reg.read(Path(base))) == ["01"] and reg.pid_alive(pid)  # detached on exit
+
+        app2 = TutorApp(course=load_course(fixture_course), store=ProgressStore(db))
+        async with app2.run_test(size=(100, 40)) as pilot:
+            app2.open_lesson("01", "what-a-foundation-model-is")
+            await pilot.pause()
+            k = app2.kernel_pool().kernel("01")
+            assert k.reattached and k.pid == pid
+            assert any("Reattached to lesson 01's kernel" in n.message for n in app2._notifications)
+            assert app2._hangup_installed
+            os.kill(os.getpid(), signal.SIGHUP)  # the terminal went away: detach and exit
+            assert await wait_for(pilot, lambda: app2.return_code == 129, timeout=20)
+        assert list(reg.read(Path(base))) == ["01"] and reg.pid_alive(pid)
+    finally:
+        from .kernel.test_detach import kill_kernels_under
+
+        reg.stop(Path(base))
+        kill_kernels_under(run_dir)
+        shutil.rmtree(run_dir, ignore_errors=True)

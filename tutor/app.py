@@ -60,6 +60,8 @@ class TutorApp(App[int]):
         self._kernels = None  # tutor.kernel.KernelPool, created when the first lesson opens
         self.gpu_available = False  # learned in the background from nvidia-smi (never by importing torch)
         self.kernel_keep_alive = float(self.config.kernel.keep_alive)
+        self.kernel_detach_idle = float(self.config.kernel.detach_idle)  # 0: kernels stop with the app
+        self._hangup_installed = False
         self.output_limits: dict = {"max_lines": self.config.kernel.max_lines, "max_bytes": self.config.kernel.max_bytes}
         self.quiz_threshold = float(self.config.quiz.pass_threshold)
         self.model_server = None  # tutor.server.ModelServer, started in the background after the first paint
@@ -92,6 +94,10 @@ class TutorApp(App[int]):
             self.open_lesson(self.start["lesson"], self.start.get("step"))
 
         self.run_worker(self._probe_gpu, thread=True, exit_on_error=False, group="probe")
+        if self.kernel_detach_idle > 0:
+            self._install_hangup()
+            if self._kernels is None:  # cull kernels detached too long ago even if no lesson gets opened
+                self.run_worker(self._cull_detached, thread=True, exit_on_error=False, group="probe")
         # import the kernel machinery off the UI thread, so the first lesson opened does not pay for it
         self.run_worker(self._preload, thread=True, exit_on_error=False, group="probe")
         if os.environ.get("FM_TUTOR_MODEL_SERVER", "on").lower() not in ("off", "0", "no", "false"):
@@ -180,8 +186,50 @@ class TutorApp(App[int]):
             from .kernel import KernelPool
 
             spare = os.environ.get("FM_TUTOR_SPARE_KERNEL", "1") not in ("0", "false", "no")
-            self._kernels = KernelPool(keep_alive=self.kernel_keep_alive, spare=spare)
+            self._kernels = KernelPool(keep_alive=self.kernel_keep_alive, spare=spare,
+                                       detach_idle=self.kernel_detach_idle)
         return self._kernels
+
+    def _cull_detached(self) -> None:
+        from .kernel import default_runtime_dir
+        from .kernel.detach import cull
+
+        cull(default_runtime_dir(), self.kernel_detach_idle)
+
+    def _install_hangup(self) -> None:
+        """On SIGHUP (the terminal went away) detach the lesson kernels, then exit (Textual leaves SIGHUP alone)."""
+        import asyncio
+        import signal
+
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hangup)
+            self._hangup_installed = True
+        except (RuntimeError, ValueError, NotImplementedError, AttributeError):  # not the main thread / no SIGHUP
+            pass
+
+    def _hangup(self) -> None:
+        self._stop_kernels()  # first: nothing below may write to the gone terminal before the kernels are safe
+        try:
+            self.store.flush()
+        except Exception:
+            pass
+        self.exit(return_code=129)
+
+    def detaching_on_exit(self) -> bool:
+        """True while the app shuts down with detach_idle > 0: screens leave their kernels to on_unmount."""
+        return self.kernel_detach_idle > 0 and not self.is_running
+
+    def _stop_kernels(self) -> None:
+        """Detach the lesson kernels (detach_idle > 0) or shut them down."""
+        if self._kernels is None:
+            return
+        try:
+            if self.kernel_detach_idle > 0:
+                self._kernels.detach_all(timeout=5)
+            else:
+                self._kernels.shutdown_all(timeout=2, now=True)
+        except Exception:  # the atexit hook of the pool tries again
+            pass
 
     def kernel_state_changed(self, lesson_id: str, state: str, kernel) -> None:
         screen = self.screen
@@ -196,10 +244,14 @@ class TutorApp(App[int]):
                 self.model_server.stop()
             except Exception:  # its atexit hook tries again
                 pass
-        if self._kernels is not None:
+        self._stop_kernels()
+        if self._hangup_installed:
+            import asyncio
+            import signal
+
             try:
-                self._kernels.shutdown_all(timeout=2, now=True)
-            except Exception:  # the atexit hook of the pool tries again
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            except Exception:
                 pass
         try:
             self.store.flush()

@@ -1,4 +1,4 @@
-"""The kernel-related commands of ``fm-tutor``: ``run-cells`` and ``export``, plus the kernel benchmark.
+"""The kernel-related commands of ``fm-tutor``: ``run-cells``, ``export`` and ``kernels``, plus the kernel benchmark.
 
 tutor/cli.py calls :func:`add_commands` with its subparsers and :func:`run` with the parsed args
 (``run`` returns None for commands that are not its own). Imports stay lazy.
@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-COMMANDS = ("run-cells", "export")
+COMMANDS = ("run-cells", "export", "kernels")
 
 
 def add_commands(sub) -> None:
@@ -35,6 +35,76 @@ def add_commands(sub) -> None:
     p.add_argument("--content", metavar="DIR", default=argparse.SUPPRESS,
                    help="a course directory to use instead of the installed one (env FM_TUTOR_CONTENT)")
 
+    _add_kernels(sub)
+
+
+def _add_kernels(sub) -> None:
+    p = sub.add_parser("kernels", help="list (or stop) the lesson kernels left running detached",
+                       description="On exit or hang-up the lesson kernels keep running detached for kernel.detach_idle "
+                       "seconds (FM_TUTOR_DETACH_IDLE; 0 = they stop with the app) and the next fm-tutor reattaches to "
+                       "them. Without arguments: list them (lesson, pid, age, idle time). "
+                       "`fm-tutor kernels stop LESSON...` or `--all` stops them.")
+    p.add_argument("action", nargs="?", choices=["list", "stop"], default="list")
+    p.add_argument("lessons", nargs="*", metavar="LESSON", help="lesson ids to stop")
+    p.add_argument("--all", action="store_true", help="stop every detached kernel")
+    p.add_argument("--runtime-dir", metavar="DIR", help=argparse.SUPPRESS)
+
+
+def _duration(s: float) -> str:
+    s = max(0, int(s))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+def _kernels(args) -> int:
+    from .kernel import default_runtime_dir
+    from .kernel import detach as reg
+
+    base = Path(args.runtime_dir) if args.runtime_dir else default_runtime_dir()
+    if args.action == "list":
+        if args.lessons or args.all:
+            print("fm-tutor kernels: LESSON and --all go with `stop`", file=sys.stderr)
+            return 2
+        rows = reg.listing(base) if base.is_dir() else []
+        if not rows:
+            print("no detached kernels")
+            return 0
+        print(f"{'lesson':<24} {'pid':>8} {'age':>8} {'idle':>8}")
+        for r in rows:
+            state = "  (in use by a running fm-tutor)" if r["in_use"] else "" if r["alive"] else "  (gone)"
+            print(f"{r['lesson']:<24} {r['pid']:>8} {_duration(r['age']):>8} {_duration(r['idle']):>8}{state}")
+        return 0
+    if not args.all and not args.lessons:
+        print("fm-tutor kernels stop: name a LESSON or give --all", file=sys.stderr)
+        return 2
+    if not base.is_dir():
+        print("no detached kernels")
+        return 0
+    known = {r["lesson"] for r in reg.listing(base)}
+    wanted = None if args.all else []
+    bad = []
+    for name in args.lessons:
+        # a lesson id, or its number: "3" matches "03" and "03-tokenizers"
+        hits = [k for k in known if k == name or k.split("-")[0].lstrip("0") == name.lstrip("0")] or \
+            [k for k in known if k.startswith(name)]
+        if len(hits) == 1 and wanted is not None:
+            wanted.append(hits[0])
+        elif len(hits) != 1:
+            bad.append(name)
+    if bad:
+        print(f"fm-tutor kernels stop: no detached kernel for {', '.join(bad)}", file=sys.stderr)
+        if wanted is not None and not wanted:
+            return 1
+    stopped = reg.stop(base, wanted)
+    for lesson in stopped:
+        print(f"stopped lesson {lesson}'s kernel")
+    if not stopped:
+        print("no detached kernel was running")
+    return 1 if bad else 0
+
 
 def _content(args) -> Path | None:
     c = getattr(args, "content", None) or os.environ.get("FM_TUTOR_CONTENT")
@@ -43,6 +113,8 @@ def _content(args) -> Path | None:
 
 def run(args: argparse.Namespace) -> int | None:
     cmd = getattr(args, "cmd", None)
+    if cmd == "kernels":
+        return _kernels(args)
     if cmd == "run-cells":
         from .headless import load_lessons, run_lessons
 

@@ -14,6 +14,8 @@ Precedence: default < file < env var. This module runs in the TUI process: no to
     [gpu.lora_modules]           # name = "adapter dir" (vLLM --lora-modules)
     [kernel]
     keep_alive = 0               # seconds an idle lesson kernel stays alive after leaving the lesson
+    detach_idle = 1800           # on exit or hang-up, kernels keep running detached this long (s) for the next
+                                 # fm-tutor to reattach to; 0 = kernels stop with the app
     max_lines = 500              # output cap per cell
     max_bytes = 200000
     [quiz]
@@ -58,6 +60,7 @@ class GpuConfig:
 @dataclass
 class KernelConfig:
     keep_alive: float = 0.0
+    detach_idle: float = 1800.0
     max_lines: int = 500
     max_bytes: int = 200_000
 
@@ -110,6 +113,7 @@ SETTINGS: dict[str, tuple[str, type]] = {
     "gpu.enforce_eager": ("FM_TUTOR_ENFORCE_EAGER", bool),
     "gpu.lora_modules": ("FM_TUTOR_LORA_MODULES", dict),
     "kernel.keep_alive": ("FM_TUTOR_KEEP_ALIVE", float),
+    "kernel.detach_idle": ("FM_TUTOR_DETACH_IDLE", float),
     "kernel.max_lines": ("FM_TUTOR_OUTPUT_MAX_LINES", int),
     "kernel.max_bytes": ("FM_TUTOR_OUTPUT_MAX_BYTES", int),
     "quiz.pass_threshold": ("FM_TUTOR_QUIZ_PASS_THRESHOLD", float),
@@ -196,6 +200,8 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"{where(key)}: {key} must be >= 1")
     if cfg.kernel.keep_alive < 0:
         raise ConfigError(f"{where('kernel.keep_alive')}: keep_alive must be >= 0")
+    if cfg.kernel.detach_idle < 0:
+        raise ConfigError(f"{where('kernel.detach_idle')}: detach_idle must be >= 0")
     if not 0.0 <= cfg.quiz.pass_threshold <= 1.0:
         raise ConfigError(f"{where('quiz.pass_threshold')}: pass_threshold must be between 0 and 1")
     if not cfg.model.strip():

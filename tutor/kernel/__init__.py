@@ -11,14 +11,20 @@ listeners) run on the kernel thread: keep them short (append to an OutputBuffer,
 API::
 
     pool = KernelPool(runtime_dir=None, keep_alive=0.0, env=None, transport="ipc", start_timeout=60.0,
-                      spare=False)                        # spare=True keeps one kernel warm: start() adopts it
-    k = pool.start(lesson_id, cwd=None) -> Kernel        # background start, idempotent; cancels a delayed shutdown
+                      spare=False,                        # spare=True keeps one kernel warm: start() adopts it
+                      detach_idle=0.0)                    # > 0: kernels can outlive the app (see below)
+    k = pool.start(lesson_id, cwd=None) -> Kernel        # background start, idempotent; cancels a delayed shutdown;
+                                                          # reattaches to a detached kernel of the lesson if any
     pool.kernel(lesson_id) -> Kernel | None
     pool.shutdown(lesson_id, delay=None) -> Future[bool]  # delay defaults to keep_alive; False if start() cancelled it
     pool.shutdown_all(timeout=10.0)                       # blocking; also registered with atexit
+    pool.detach_all(timeout=10.0) -> [lesson_id]          # blocking; live kernels keep running, recorded for the
+                                                          # next pool (shutdown_all() when detach_idle == 0)
+    pool.cull_detached(max_idle) -> [lesson_id]           # stop kernels detached longer than max_idle s
     pool.submit(coro) -> Future                           # run a coroutine on the kernel loop
 
     k.state                       # "starting" | "idle" | "busy" | "dead"; k.exit_code, k.start_error, k.pid
+    k.reattached                  # True: a kernel a previous app detached (variables kept; setup cells not rerun)
     k.add_state_listener(cb)      # cb(kernel, state), on the kernel thread
     k.ready                       # Future[Kernel], resolved when the first start finished; k.wait_ready(timeout)
     k.log_path, k.connection_file # the kernel's stdout/stderr log; its 0600 connection file
@@ -39,6 +45,13 @@ Kernels start from a private kernelspec (absolute ``sys.executable``, ``ipykerne
 127.0.0.1 when the socket path would be too long); the kernel's stdout/stderr go to ``kernel-<id>.log`` and
 stdin is /dev/null, so nothing is ever written over the terminal. Liveness is polled every 0.5 s: a dead
 kernel resolves the running cell with status "died" within ~1 s.
+
+Detaching (``detach_idle > 0``): kernels are launched independent (own session, no parent poller), so they
+survive the app being hung up or killed. ``detach_all()`` records each live kernel in ``detached.json`` in the
+base runtime dir (:mod:`tutor.kernel.detach`) and lets go of it without a shutdown. The next pool's ``start()``
+connects a client from the recorded connection file (liveness by pid; interrupt by SIGINT to the pid's process
+group; restart kills it and starts a fresh managed kernel). A new pool first culls kernels detached longer than
+``detach_idle``. With ``detach_idle == 0`` (the default) the registry is never read or written.
 """
 from .events import ClearOutput, Display, Error, Event, ExecResult, Result, Stream, describe_exit, strip_ansi
 from .grading import Grade, arun_exercise, run_exercise

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import detach as _reg
 from .events import ClearOutput, Display, Error, Event, ExecResult, Result, Stream, died_message
 
 KERNEL_NAME = "fm-tutor-python"
@@ -119,6 +120,10 @@ class Kernel:
         self._log_file = None
         self._closing = False
         self.ready: concurrent.futures.Future = concurrent.futures.Future()
+        self.reattached = False  # True while this kernel is one a previous app detached (no manager, pid only)
+        self.started_at = time.time()
+        self._pid: int | None = None  # the pid of a reattached kernel
+        self._setup_hashes: set[str] = set()  # setup cells run before the kernel was detached
 
     # ---------------------------------------------------------------- state
     @property
@@ -127,6 +132,8 @@ class Kernel:
 
     @property
     def pid(self) -> int | None:
+        if self._km is None and self._pid is not None:
+            return self._pid
         proc = getattr(getattr(self._km, "provisioner", None), "process", None)
         return getattr(proc, "pid", None)
 
@@ -210,8 +217,10 @@ class Kernel:
         env.update(pool.env)
         self._km = km
         try:
+            # a detachable pool launches independent kernels (no parent poller): they outlive the app
             await km.start_kernel(env=env, cwd=self.cwd or os.getcwd(), stdin=subprocess.DEVNULL,
-                                  stdout=self._log_file, stderr=self._log_file)
+                                  stdout=self._log_file, stderr=self._log_file,
+                                  **({"independent": True} if pool.detach_idle > 0 else {}))
             if os.path.exists(km.connection_file):
                 os.chmod(km.connection_file, 0o600)
             kc = km.client()
@@ -234,11 +243,89 @@ class Kernel:
             return
         self.exit_code = None
         self.start_error = None
-        self._tasks.append(asyncio.ensure_future(self._watch(km)))
+        self.started_at = time.time()
+        self._tasks.append(asyncio.ensure_future(self._watch(km.is_alive)))
+        self._claim()
         self._set_state("idle")
         self._started.set()
         if not self.ready.done():
             self.ready.set_result(self)
+
+    async def _attach(self, entry: dict) -> None:
+        """Connect to a kernel a previous app detached (registry ``entry``); on failure start a fresh one."""
+        from jupyter_client.asynchronous import AsyncKernelClient
+
+        self._set_state("starting")
+        self.generation += 1
+        pid = int(entry["pid"])
+        try:
+            kc = AsyncKernelClient()
+            kc.load_connection_file(entry["connection_file"])
+            kc.allow_stdin = False
+            kc.start_channels(stdin=False, hb=False, control=True)
+            self._kc = kc
+            await kc.wait_for_ready(timeout=min(self.pool.start_timeout, 15.0))
+        except Exception:  # noqa: BLE001 - an unusable detached kernel is replaced by a fresh one
+            if self._kc is not None:
+                try:
+                    self._kc.stop_channels()
+                except Exception:
+                    pass
+                self._kc = None
+            await asyncio.get_running_loop().run_in_executor(None, _reg.kill_pid, pid)
+            _reg.cleanup_files(entry)
+            self.reattached = False
+            self._pid = None
+            await self._start()
+            return
+        self._pid = pid
+        self.reattached = True
+        self.connection_file = entry["connection_file"]
+        self.log_path = Path(entry["log_path"]) if entry.get("log_path") else None
+        self.started_at = float(entry.get("started_at", time.time()))
+        self._setup_hashes = set(entry.get("setup_done", []))
+        self._attached_entry = entry
+        self.exit_code = None
+        self.start_error = None
+        self._tasks = [
+            asyncio.ensure_future(self._read_iopub(kc)),
+            asyncio.ensure_future(self._read_shell(kc)),
+            asyncio.ensure_future(self._watch(self._pid_alive)),
+        ]
+        self._claim()
+        self._set_state("idle")
+        self._started.set()
+        if not self.ready.done():
+            self.ready.set_result(self)
+
+    # ---------------------------------------------------------------- the registry of detachable kernels
+    def _reg_key(self, pid: int | None = None) -> str:
+        return self.name if self.name != "_spare" else f"_spare-{pid or self.pid}"
+
+    def _entry(self, owner: int | None, detached_at: float | None) -> dict:
+        hashes = sorted({_reg.code_hash(c) for c in self._setup_done} | self._setup_hashes)
+        return {"connection_file": self.connection_file, "pid": self.pid, "started_at": self.started_at,
+                "detached_at": detached_at, "pool_dir": str(Path(self.connection_file).parent),
+                "log_path": str(self.log_path) if self.log_path else None, "setup_done": hashes, "cwd": self.cwd,
+                "owner": owner}
+
+    def _claim(self) -> None:
+        """Record this running kernel (owner: this process), so that it is found even if the app is killed."""
+        if self.pool.detach_idle > 0 and self.pid is not None and self.connection_file:
+            try:
+                _reg.claim(self.pool.base_dir, self._reg_key(), self._entry(os.getpid(), None))
+            except Exception:
+                pass
+
+    def _release(self, key: str | None = None) -> None:
+        if self.pool.detach_idle > 0 and self.pid is not None:
+            try:
+                _reg.release(self.pool.base_dir, key or self._reg_key(), self.pid)
+            except Exception:
+                pass
+
+    async def _pid_alive(self) -> bool:
+        return _reg.pid_alive(self._pid)
 
     async def _poll_exit(self) -> int | None:
         prov = getattr(self._km, "provisioner", None)
@@ -247,14 +334,14 @@ class Kernel:
             return None
         return proc.poll()
 
-    async def _watch(self, km) -> None:
+    async def _watch(self, is_alive) -> None:
         gen = self.generation
         while gen == self.generation and not self._closing:
             await asyncio.sleep(LIVENESS_INTERVAL)
             if gen != self.generation or self._closing:
                 return
             try:
-                alive = await km.is_alive()
+                alive = await is_alive()
             except Exception:
                 alive = False
             if not alive:
@@ -387,6 +474,9 @@ class Kernel:
             for scode, stimeout in _seq_items(setup):
                 if scode in self._setup_done:
                     continue
+                if _reg.code_hash(scode) in self._setup_hashes:  # ran before the kernel was detached
+                    self._setup_done.add(scode)
+                    continue
                 r = await self._run(scode, stimeout, None, store_history=False)
                 if gen != self.generation:
                     return ExecResult("interrupted", message="the kernel was restarted")
@@ -414,6 +504,9 @@ class Kernel:
         return _Ctx()
 
     async def _send_interrupt(self) -> None:
+        if self._km is None and self._pid is not None and self._state != "dead":
+            _reg.interrupt_pid(self._pid)  # our kernelspec's interrupt_mode is "signal"
+            return
         if self._km is not None and self._state != "dead":
             try:
                 await self._km.interrupt_kernel()
@@ -426,11 +519,35 @@ class Kernel:
         await self._send_interrupt()
 
     async def _teardown(self, now: bool = True) -> None:
+        self._release()
         for t in self._tasks:
             t.cancel()
         self._tasks = []
         kc, km = self._kc, self._km
         self._kc = None
+        if km is None and self._pid is not None:  # a reattached kernel: no manager, only its pid
+            pid, self._pid = self._pid, None
+            if kc is not None and not now:
+                try:
+                    kc.shutdown()  # shutdown_request on the control channel; killed below if it lingers
+                except Exception:
+                    pass
+            loop = asyncio.get_running_loop()
+            if not now:
+                for _ in range(40):
+                    if not _reg.pid_alive(pid):
+                        break
+                    await asyncio.sleep(0.05)
+            if kc is not None:
+                try:
+                    kc.stop_channels()
+                except Exception:
+                    pass
+            await loop.run_in_executor(None, _reg.kill_pid, pid)
+            _reg.cleanup_files(getattr(self, "_attached_entry", {}) or {})
+            self.reattached = False
+            self._setup_hashes = set()
+            return
         if kc is not None:
             try:
                 kc.stop_channels()
@@ -468,6 +585,47 @@ class Kernel:
                 f"_o.environ['FM_TUTOR_KERNEL'] = {self.name!r}; del _o")
         async with self._locked():
             await self._run(code, 30, None, store_history=False)
+            if self.pool.detach_idle > 0 and self.pid is not None:  # registered as the spare: now the lesson's
+                self._release(f"_spare-{self.pid}")
+                self._claim()
+
+    async def _detach(self) -> dict | None:
+        """Let go of a live kernel without stopping it -> its registry entry (None if it is not alive)."""
+        # no state callbacks from here on: the app may be blocked in detach_all() (call_from_thread would hang)
+        self._listeners.clear()
+        self._closing = True
+        self.generation += 1
+        pid = self.pid
+        alive = self._state != "dead" and pid is not None and _reg.pid_alive(pid)
+        if not alive or self.connection_file is None:
+            self._closing = False
+            await self._close()
+            return None
+        for t in self._tasks:
+            t.cancel()
+        self._tasks = []
+        for ex in list(self._execs.values()):
+            if not ex.finished.done():
+                ex.finished.set_result(ExecResult("died", message="the app detached from the kernel"))
+        self._execs.clear()
+        if self._kc is not None:
+            try:
+                self._kc.stop_channels()
+            except Exception:
+                pass
+            self._kc = None
+        km = self._km
+        if km is not None:  # keep the connection file: KernelManager.__del__ would remove it
+            km._connection_file_written = False
+        self._km = None
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        self._set_state("dead")
+        self._pid = pid  # for _entry(); the kernel is let go right after
+        entry = self._entry(None, time.time())
+        self._pid = None
+        return entry
 
     async def _close(self, now: bool = False) -> None:
         self._closing = True
@@ -496,11 +654,18 @@ class KernelPool:
 
     def __init__(self, runtime_dir: str | os.PathLike | None = None, keep_alive: float = 0.0,
                  env: dict[str, str] | None = None, transport: str = "ipc", start_timeout: float = 60.0,
-                 spare: bool = False):
+                 spare: bool = False, detach_idle: float = 0.0):
         from jupyter_client.kernelspec import KernelSpecManager
 
         base = Path(runtime_dir) if runtime_dir else default_runtime_dir()
         _private_dir(base)
+        self.base_dir = base
+        self.detach_idle = float(detach_idle or 0.0)
+        if self.detach_idle > 0:  # kernels a previous app detached and nobody came back for
+            try:
+                self.cull_detached(self.detach_idle)
+            except Exception:
+                pass
         # one private sub-directory per pool: no clashes between two tutors, easy cleanup
         self.runtime_dir = _private_dir(base / f"p{os.getpid()}-{uuid.uuid4().hex[:6]}")
         self.keep_alive = keep_alive
@@ -570,6 +735,26 @@ class KernelPool:
                 pending[1].set_result(False)
         if k is not None and not k._closing:
             return k
+        entry = None
+        if self.detach_idle > 0:
+            try:
+                entry = _reg.take(self.base_dir, lesson_id)
+            except Exception:
+                entry = None
+        if entry is not None:  # a kernel a previous app detached: connect to it, same variables
+            k = Kernel(self, lesson_id, entry.get("cwd") or (str(cwd) if cwd else None))
+            k.reattached = True
+            k._pid = int(entry["pid"])
+            k.connection_file = entry["connection_file"]
+            self._kernels[lesson_id] = k
+
+            async def attach():
+                k._lock = asyncio.Lock()
+                k._started = asyncio.Event()
+                await k._attach(entry)
+
+            self.submit(attach())
+            return k
         sp = self._spare
         if sp is not None and sp.state in ("starting", "idle"):
             # adopt the warm spare: move it to the lesson's directory, then warm a new spare
@@ -632,6 +817,67 @@ class KernelPool:
         else:
             fire()
         return done
+
+    def cull_detached(self, max_idle: float) -> list[str]:
+        """Stop the kernels detached (in this pool's base runtime dir) longer than ``max_idle`` s -> lesson ids."""
+        return _reg.cull(self.base_dir, max_idle)
+
+    def detach_all(self, timeout: float = 10.0) -> list[str]:
+        """Let go of every live kernel without stopping it, recording it in the registry for the next app, and
+        stop the loop thread (blocking; safe to call twice) -> the lesson ids detached. The spare is shut down.
+        A pool created with ``detach_idle == 0`` cannot detach (its kernels die with the app): this is
+        shutdown_all() then."""
+        if self._closed:
+            return []
+        if self.detach_idle <= 0:
+            self.shutdown_all(timeout)
+            return []
+        kernels = dict(self._kernels)
+        spare = self._spare
+        self._kernels.clear()
+        self._spare = None
+
+        entries: dict = {}  # filled as kernels are let go: a timeout still registers those already detached
+
+        async def detach():
+            for h, _ in self._pending_close.values():
+                h.cancel()
+            self._pending_close.clear()
+            for lesson_id, k in kernels.items():
+                try:
+                    e = await k._detach()
+                except Exception:
+                    e = None
+                if e is not None:
+                    entries[lesson_id] = e
+            if spare is not None:
+                await spare._close()
+
+        try:
+            asyncio.run_coroutine_threadsafe(detach(), self._loop).result(timeout)
+        except Exception:
+            pass
+        entries = dict(entries)
+        if entries:
+            try:
+                busy = _reg.put(self.base_dir, entries)
+            except Exception:
+                busy = list(entries)
+            for key in busy:  # another running tutor holds a kernel for the lesson: ours is not kept
+                _reg.kill_pid(entries[key]["pid"])
+                _reg.cleanup_files(entries.pop(key))
+        self._closed = True
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=2)
+        try:
+            atexit.unregister(self._atexit)
+        except Exception:
+            pass
+        if not entries:  # nothing detached from this pool: its dir goes (a detached kernel's files stay)
+            import shutil
+
+            shutil.rmtree(self.runtime_dir, ignore_errors=True)
+        return sorted(entries)
 
     def shutdown_all(self, timeout: float = 10.0, now: bool = False) -> None:
         """Shut every kernel down and stop the loop thread (blocking; safe to call twice). ``now`` kills the

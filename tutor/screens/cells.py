@@ -61,6 +61,8 @@ class LessonCells:
             self.pool = self.app.kernel_pool()
             self._kernel = self.pool.start(self.lesson.id)
             self._kernel.add_state_listener(self._kernel_state)
+            if getattr(self._kernel, "reattached", False):
+                self.app.notify(f"Reattached to lesson {self.lesson.id}'s kernel: your variables are still there.")
         return self._kernel
 
     @property
@@ -139,6 +141,8 @@ class LessonCells:
 
     def close(self) -> None:
         if self.pool is not None:
+            if getattr(self.app, "detaching_on_exit", lambda: False)():
+                return  # the app is exiting: TutorApp.on_unmount detaches the kernel for the next fm-tutor
             self.pool.shutdown(self.lesson.id, delay=getattr(self.app, "kernel_keep_alive", 0.0))
 
 
