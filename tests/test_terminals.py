@@ -57,7 +57,8 @@ def _wait_screen(session, text, timeout=60.0):
         if text in screen:
             return screen
         time.sleep(0.2)
-    raise AssertionError(f"{text!r} never appeared; last screen:\n{screen}")
+    history = _tmux("capture-pane", "-p", "-S", "-300", "-t", session).stdout  # scrollback: a traceback, if any
+    raise AssertionError(f"{text!r} never appeared; last screen:\n{screen}\nwith scrollback:\n{history}")
 
 
 @pytest.mark.timeout(180)
@@ -78,9 +79,9 @@ def test_tmux_walk_home_lesson_cell_quiz_quit(fixture_course, tmp_path):
         _wait_screen(session, "1.414214", timeout=90)
         _tmux("send-keys", "-t", session, "n", "n")  # to the quiz step
         _wait_screen(session, "step 4/5")
-        time.sleep(0.5)
+        _wait_screen(session, "your answer")  # the quiz card's answer box is on screen
+        time.sleep(0.3)
         _tmux("send-keys", "-t", session, "Tab")
-        _wait_screen(session, "your answer")
         time.sleep(0.5)
         _tmux("send-keys", "-t", session, "-l", "1.2e20")
         _wait_screen(session, "1.2e20")

@@ -87,6 +87,8 @@ class QuizCard(Vertical, can_focus=True):
 
     # ------------------------------------------------------------------ rendering
     def _redraw(self) -> None:
+        if not self.query("#q-body"):
+            return  # not composed yet: on_mount draws
         q = self.quiz
         parts: list = [RichMarkdown(q.question, hyperlinks=False)]
         body = Text()
@@ -145,8 +147,17 @@ class QuizCard(Vertical, can_focus=True):
 
     def on_focus(self) -> None:
         if self.quiz.type in ("numeric", "text") and self.result is None:
-            self.query_one("#q-input", Input).focus()  # typing goes straight into the answer box
+            inputs = self.query("#q-input")
+            if inputs:
+                inputs.first(Input).focus()  # typing goes straight into the answer box
+            else:  # focused while still composing (a key pressed as the step appears)
+                self.call_after_refresh(self._focus_input)
         self._redraw()
+
+    def _focus_input(self) -> None:
+        inputs = self.query("#q-input")
+        if inputs and self.result is None:
+            inputs.first(Input).focus()
 
     def on_blur(self) -> None:
         self._redraw()
