@@ -355,19 +355,23 @@ class Kernel:
                 self._execs.clear()
                 return
 
-    async def _read_iopub(self, kc) -> None:
+    async def _routed(self, get):
+        """Messages from one channel (``get``: kc.get_iopub_msg / get_shell_msg) that answer a running
+        execution -> (execution, message); transient read errors are retried."""
         while True:
             try:
-                msg = await kc.get_iopub_msg()
+                msg = await get()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 await asyncio.sleep(0.05)
                 continue
-            parent = (msg.get("parent_header") or {}).get("msg_id")
-            ex = self._execs.get(parent)
-            if ex is None:
-                continue
+            ex = self._execs.get((msg.get("parent_header") or {}).get("msg_id"))
+            if ex is not None:
+                yield ex, msg
+
+    async def _read_iopub(self, kc) -> None:
+        async for ex, msg in self._routed(kc.get_iopub_msg):
             t = msg["msg_type"]
             c = msg["content"]
             if t == "status":
@@ -390,17 +394,8 @@ class Kernel:
                 ex.execution_count = c.get("execution_count")
 
     async def _read_shell(self, kc) -> None:
-        while True:
-            try:
-                msg = await kc.get_shell_msg()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                await asyncio.sleep(0.05)
-                continue
-            parent = (msg.get("parent_header") or {}).get("msg_id")
-            ex = self._execs.get(parent)
-            if ex is None or msg.get("msg_type") != "execute_reply":
+        async for ex, msg in self._routed(kc.get_shell_msg):
+            if msg.get("msg_type") != "execute_reply":
                 continue
             ex.reply = msg["content"]
             if ex.execution_count is None:
