@@ -215,3 +215,25 @@ def test_mutated_lessons_never_crash_and_errors_have_lines(mutations):
 def test_arbitrary_text_never_crashes(text):
     les, problems = parse_lesson(text, "x.md")
     assert all(p.line >= 1 for p in problems)
+
+
+def test_split_prose_keeps_whole_blocks_and_all_text():
+    from tutor.course.parser import split_prose
+
+    md = "\n\n".join([
+        "Para one\nstill one.",
+        "- a\n- b\n\n  continued b\n- c",
+        "| x | y |\n|---|---|\n| 1 | 2 |",
+        "```python\nx = 1\n\ny = 2\n```",
+        "> quote\n> more",
+        "Last para.",
+    ])
+    pieces = split_prose(md, max_lines=3)
+    assert len(pieces) > 3
+    # every piece is a run of whole top-level blocks: the list, the table and the fence are never cut
+    assert any(p.startswith("- a") and p.rstrip().endswith("- c") for p in pieces)
+    assert any("```python" in p and p.rstrip().endswith("```") for p in pieces)
+    assert any(p.startswith("| x |") and "| 1 | 2 |" in p for p in pieces)
+    assert "\n\n".join(pieces).split() == md.split()
+    assert split_prose("just one paragraph") == ["just one paragraph"]
+    assert split_prose(md, max_lines=1000) == [md]

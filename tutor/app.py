@@ -4,6 +4,7 @@ Heavy things never load here: no torch, no transformers. Kernel work happens in 
 """
 from __future__ import annotations
 
+import gc
 import os
 import time
 from pathlib import Path
@@ -164,6 +165,10 @@ class TutorApp(App[int]):
                 self.course.lesson(lid)
             except Exception:  # a broken lesson is reported when it is opened
                 pass
+        try:
+            self.call_from_thread(self.prebuild_reader)
+        except RuntimeError:  # the app is gone
+            pass
 
     def _probe_gpu(self) -> None:
         import shutil
@@ -260,7 +265,7 @@ class TutorApp(App[int]):
             pass
 
     # ------------------------------------------------------------------ navigation
-    def open_lesson(self, lesson_id: str, step_id: str | None = None) -> None:
+    def open_lesson(self, lesson_id: str, step_id: str | None = None, _retry: int = 0) -> None:
         from .screens.reader import ReaderScreen
 
         lesson = self.course.lesson(lesson_id)
@@ -271,7 +276,49 @@ class TutorApp(App[int]):
             return
         if step_id is None:
             step_id = self.store.lesson_state(lesson_id).last_step
-        self.push_screen(ReaderScreen(lesson, step_id))
+        reader = self.reader_screen()
+        if reader is not None and not reader.is_mounted and _retry < 50:  # being built right now: in a moment
+            self.set_timer(0.01, lambda: self.open_lesson(lesson_id, step_id, _retry=_retry + 1))
+            return
+        if reader is None or not reader.is_mounted:  # not built yet: build it with the lesson in its first page
+            if reader is not None:
+                self.uninstall_screen(reader)
+            reader = ReaderScreen(lesson, step_id)
+            self._reader = reader
+            self.install_screen(reader, self._reader_name())
+            self.push_screen(reader)
+            return
+        reader.load(lesson, step_id)  # first, so that showing the screen lays it out once, with the step in it
+        if reader in self.screen_stack:  # under a help screen, the palette, a modal: go back down to it
+            while self.screen is not reader and len(self.screen_stack) > 1:
+                self.pop_screen()
+        else:
+            self.push_screen(reader)
+
+    # One reader screen for the app's lifetime: building a screen's frame (top bar, table of steps, key bar) costs
+    # more than the step itself, so it is composed once, while the learner is on the home screen, and reused.
+    def _reader_name(self) -> str:
+        return "reader"
+
+    def reader_screen(self):
+        """The app's reader screen, or None before it is built."""
+        return getattr(self, "_reader", None)
+
+    def prebuild_reader(self) -> None:
+        """Compose the (empty) reader off screen, so the first lesson opened only lays out its step."""
+        from .screens.reader import ReaderScreen
+
+        if self.reader_screen() is not None or not self.is_running:
+            return
+        self._reader = ReaderScreen()
+        self.install_screen(self._reader, self._reader_name())
+        self.push_screen(self._reader)  # mounted (composed) now; popped before the next repaint, so never seen
+        self.pop_screen()
+        lessons = [les for les in (self.course.lesson(lid) for lid in self.course.written_ids()[:3]) if les]
+        self.call_after_refresh(self._reader.warm_up, lessons)
+        # The objects made so far (the parsed course, widgets, imports) live as long as the app: take them out of
+        # the garbage collector's generations, so a full collection never walks them in the middle of a paint.
+        self.call_after_refresh(gc.freeze)
 
     def continue_learning(self) -> None:
         """Resume at the exact step where the learner stopped, or start the path's next lesson."""

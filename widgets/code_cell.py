@@ -21,6 +21,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static, TextArea
+from rich.syntax import Syntax
 
 from tutor.course.model import Cell
 from tutor.kernel.outputs import OutputBuffer
@@ -59,6 +60,29 @@ class _CellTextArea(TextArea):
                 cell.action_stop_editing()
             return
         await super()._on_key(event)
+
+
+class _CodeView(Static):
+    """The cell's code, read-only and highlighted (Pygments through Rich, ANSI colours: fine in 16 colours).
+
+    A TextArea costs tens of milliseconds to build (tree-sitter document and highlight queries); most cells are
+    only read, so the editor is created the first time the learner edits the cell.
+    """
+
+    DEFAULT_CSS = """
+    _CodeView { height: auto; padding: 0 1; }
+    """
+
+    def __init__(self, code: str, **kw) -> None:
+        super().__init__(self._syntax(code), **kw)
+
+    @staticmethod
+    def _syntax(code: str) -> Syntax:
+        return Syntax(code.rstrip("\n") or " ", "python", theme="ansi_dark", background_color="default",
+                      word_wrap=False)
+
+    def show(self, code: str) -> None:
+        self.update(self._syntax(code))
 
 
 class CodeCell(Vertical, can_focus=True):
@@ -133,33 +157,60 @@ class CodeCell(Vertical, can_focus=True):
         self._edit_timer = None
         self._suppress_change = 0
         self.set_reactive(CodeCell.gpu_available, gpu_available)
+        self._editor: TextArea | None = None
+        self._output_view: OutputView | None = None
+        self._notice_w: Static | None = None
         self.solved = False  # an exercise the learner has passed (set by the screen from the progress store)
 
     # ---------------------------------------------------------------- compose
     def compose(self) -> ComposeResult:
         yield Static(self._header(), classes="cell--header")
-        # language="python" highlights when textual[syntax] (tree-sitter) is installed, else plain text
-        ta = _CellTextArea(self._initial, language="python", read_only=True, show_line_numbers=False, soft_wrap=False,
-                      tab_behavior="indent", compact=True)
-        ta.can_focus = False
-        yield ta
-        yield Static("", classes="cell--notice -hidden")
-        yield OutputView(self.output)
+        yield _CodeView(self._initial)  # replaced by the editor (a TextArea) the first time the cell is edited
+        # the notice line and the output view are mounted when there is something to show: a lesson page has
+        # many cells that are only read, and every widget costs layout time when the page opens
 
     def on_mount(self) -> None:
-        self.call_after_refresh(self._update_notice)
+        if self.skipped or self.output.segments:
+            self.call_after_refresh(self._update_notice)
+        if self.output.segments:
+            self.call_after_refresh(lambda: self.output_view)
 
     @property
     def text_area(self) -> TextArea:
-        return self.query_one(TextArea)
+        """The editor, created (and mounted in place of the read-only view) on first use."""
+        if self._editor is None:
+            # language="python" highlights when textual[syntax] (tree-sitter) is installed, else plain text
+            ta = _CellTextArea(self._initial, language="python", read_only=True, show_line_numbers=False,
+                               soft_wrap=False, tab_behavior="indent", compact=True)
+            ta.can_focus = False
+            self._editor = ta
+            if self.is_mounted:
+                view = self.query_one(_CodeView)
+                self.mount(ta, after=view)
+                view.remove()
+        return self._editor
 
     @property
     def output_view(self) -> OutputView:
-        return self.query_one(OutputView)
+        """The output view, mounted on first use (the first run, or when the cell already has output)."""
+        if self._output_view is None:
+            self._output_view = OutputView(self.output)
+            if self.is_mounted:
+                self.mount(self._output_view)
+        return self._output_view
+
+    def _notice(self, create: bool) -> Static | None:
+        if self._notice_w is None and create and self.is_mounted:
+            self._notice_w = Static("", classes="cell--notice -hidden")
+            if self._output_view is not None:
+                self.mount(self._notice_w, before=self._output_view)
+            else:
+                self.mount(self._notice_w)
+        return self._notice_w
 
     @property
     def code(self) -> str:
-        return self.text_area.text if self.is_mounted else self._initial
+        return self._editor.text if self._editor is not None else self._initial
 
     # ---------------------------------------------------------------- header / state
     def _flags(self) -> list[str]:
@@ -199,6 +250,8 @@ class CodeCell(Vertical, can_focus=True):
         """idle | queued | running | ok | error | timeout | died | interrupted | skipped."""
         self.state = state
         self.message = message
+        if state != "idle" and self.is_mounted:
+            self.output_view  # noqa: B018 - mounts the output view before the first output arrives
         if execution_count is not None:
             self.execution_count = execution_count
         if state == "running":
@@ -220,11 +273,13 @@ class CodeCell(Vertical, can_focus=True):
 
     def set_code(self, code: str) -> None:
         """Replace the shown code (does not post Edited)."""
-        if not self.is_mounted:
+        if self._editor is None:
             self._initial = code
+            if self.is_mounted:
+                self.query_one(_CodeView).show(code)
             return
         self._suppress_change += 1
-        self.text_area.load_text(code)
+        self._editor.load_text(code)
 
     # ---------------------------------------------------------------- gpu notice
     @property
@@ -238,7 +293,6 @@ class CodeCell(Vertical, can_focus=True):
     def _update_notice(self) -> None:
         if not self.is_mounted:
             return
-        notice = self.query_one(".cell--notice", Static)
         text = ""
         if self.skipped:
             twin = self.cell.cpu_twin
@@ -246,19 +300,28 @@ class CodeCell(Vertical, can_focus=True):
             text += f" Run its CPU twin, cell '{twin}', instead." if twin else " (no CPU twin)"
         elif self.message and self.state in ("error", "timeout", "died", "interrupted"):
             text = self.message
-        notice.update(text)
-        notice.set_class(not text, "-hidden")
+        notice = self._notice(create=bool(text))
+        if notice is not None:
+            notice.update(text)
+            notice.set_class(not text, "-hidden")
 
     # ---------------------------------------------------------------- editing
     def watch_editing(self, editing: bool) -> None:
         if not self.is_mounted:
             return
+        if self._editor is None and not editing:
+            self._refresh_header()
+            return
+        new = self._editor is None
         ta = self.text_area
         ta.read_only = not editing
         ta.can_focus = editing
         ta.set_class(editing, "-editing")
         if editing:
-            ta.focus()
+            if new:  # mounted just now: focus it once it is in the DOM
+                self.call_after_refresh(ta.focus)
+            else:
+                ta.focus()
         else:
             self._flush_edit()
             self.focus()

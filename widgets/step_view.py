@@ -15,6 +15,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from tutor.course.model import Cell, Prose, Quiz, Step
+from tutor.course.parser import split_prose
 
 WidgetFactory = Callable[[object], Widget]
 
@@ -46,23 +47,88 @@ class StepView(Vertical):
         total: int,
         cell_factory: WidgetFactory,
         quiz_factory: WidgetFactory,
+        on_painted: Callable[[], None] | None = None,
         **kw,
     ) -> None:
+        """``on_painted`` is called once the step's first screenful is composed and painted."""
         super().__init__(**kw)
         self.step = step
         self.number = number
         self.total = total
         self.cell_factory = cell_factory
         self.quiz_factory = quiz_factory
+        self._split = 0
+        self.blocks: list = []  # prose pieces (str), cells and quizzes, in order; set in compose
+        self.on_painted = on_painted
+
+    def _pieces(self) -> list:
+        """The step's blocks, with long prose split into pieces of whole paragraphs/lists/tables."""
+        out: list = []
+        for block in self.step.blocks:
+            if isinstance(block, Prose):
+                out.extend(split_prose(block.markdown))
+            else:
+                out.append(block)
+        return out
+
+    def _widget(self, block) -> Widget | None:
+        if isinstance(block, str):
+            return ProseBlock(block)
+        if isinstance(block, Prose):
+            return ProseBlock(block.markdown)
+        if isinstance(block, Cell):
+            return None if block.is_hidden else self.cell_factory(block)
+        if isinstance(block, Quiz):
+            return self.quiz_factory(block)
+        return None
+
+    def _first_screenful(self) -> int:
+        """How many blocks fill the first screen (an estimate from the text, generous by half a screen)."""
+        width = max(20, (self.app.size.width if self.is_attached else 80) - 4)
+        budget = (self.app.size.height if self.is_attached else 24) * 1.5
+        rows = 2.0
+        for i, block in enumerate(self.blocks):
+            if rows > budget:
+                return i
+            if isinstance(block, str):
+                rows += 1 + sum(len(line) // width + 1 for line in block.splitlines())
+            elif isinstance(block, Cell):
+                rows += 0 if block.is_hidden else block.code.count("\n") + 4
+            else:
+                rows += 12
+        return len(self.blocks)
 
     def compose(self) -> ComposeResult:
         yield Static(f"Step {self.number}/{self.total} · {self.step.title}", classes="step-title")
-        for block in self.step.blocks:
-            if isinstance(block, Prose):
-                yield ProseBlock(block.markdown)
-            elif isinstance(block, Cell):
-                if block.is_hidden:
-                    continue
-                yield self.cell_factory(block)
-            elif isinstance(block, Quiz):
-                yield self.quiz_factory(block)
+        # Only what fills the first screen is built before the first paint; the rest is mounted right after it
+        # (Textual lays out every widget of a page, visible or not, before it can paint any of it).
+        self.blocks = self._pieces()
+        self._split = self.first_screen_blocks = self._first_screenful()
+        for block in self.blocks[: self._split]:
+            w = self._widget(block)
+            if w is not None:
+                yield w
+
+    def on_mount(self) -> None:  # the composed children are mounted by now
+        if self.on_painted is not None:
+            self.call_after_refresh(self.on_painted)
+        if self._split < len(self.blocks):
+            self.call_after_refresh(self._mount_rest)
+
+    def _mount_rest(self) -> None:
+        rest = [w for w in (self._widget(b) for b in self.blocks[self._split:]) if w is not None]
+        self._split = len(self.blocks)
+        if rest:
+            self.mount_all(rest)
+
+    @staticmethod
+    def warm_up_widget() -> Widget:
+        """A small step-title + prose pair, for warming the stylesheet (see ReaderScreen.warm_up)."""
+        from textual.containers import Vertical as _V
+
+        return _V(Static("warm-up", classes="step-title"), ProseBlock("*warm-up*"), classes="step-view")
+
+    @property
+    def complete(self) -> bool:
+        """True once every block of the step is mounted."""
+        return self._split >= len(self.blocks)

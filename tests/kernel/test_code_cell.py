@@ -115,7 +115,9 @@ async def test_state_header_and_output_marker():
 async def test_ui_answers_keys_while_output_floods():
     app = CellApp(CodeCell(LESSON.cell("demo")))
     async with app.run_test(size=(80, 24)) as pilot:
-        buf = app.query_one(CodeCell).output
+        cell = app.query_one(CodeCell)
+        cell.set_state("running")  # as the screen does before a run (it mounts the output view)
+        buf = cell.output
         done = threading.Event()
 
         def feed():
@@ -153,6 +155,7 @@ async def test_output_view_shows_png_and_halfblock_fallback():
     app = CellApp(CodeCell(LESSON.cell("demo")))
     async with app.run_test(size=(80, 30)) as pilot:
         c = app.query_one(CodeCell)
+        c.set_state("running")
         c.output.add(Display({"image/png": base64.b64encode(png).decode(), "text/plain": "<Figure>"}))
         await pilot.pause(0.3)
         images = c.output_view.query(".-image")

@@ -509,3 +509,25 @@ def _check_lesson(lesson: Lesson, err) -> None:
                 err(c.line, f"exercise {c.id} needs exactly one check and one solution cell (has {len(checks)} and {len(sols)})")
         if c.is_exercise and c.is_hidden:
             err(c.line, f"cell {c.id}: an exercise cannot also be a check or solution")
+
+
+def split_prose(markdown: str, max_lines: int = 12) -> list[str]:
+    """Split prose into pieces of whole top-level blocks (paragraphs, lists, tables, quotes, fences), each about
+    ``max_lines`` source lines or fewer unless one block is longer; the reader lays out the first pieces of a
+    step before the rest. Joining the pieces with blank lines renders as the original."""
+    lines = markdown.splitlines()
+    starts: list[tuple[int, int]] = []
+    for tok in _md().parse(markdown):
+        if tok.level == 0 and tok.map is not None and tok.nesting in (0, 1):
+            starts.append((tok.map[0], tok.map[1]))
+    if len(starts) <= 1:
+        return [markdown]
+    pieces: list[str] = []
+    cur_start, cur_end = starts[0]
+    for a, b in starts[1:]:
+        if b - cur_start > max_lines:
+            pieces.append("\n".join(lines[cur_start:cur_end]).strip("\n"))
+            cur_start = a
+        cur_end = b
+    pieces.append("\n".join(lines[cur_start:cur_end]).strip("\n"))
+    return [p for p in pieces if p.strip()] or [markdown]

@@ -43,40 +43,106 @@ class ReaderScreen(Screen):
         Binding("tab", "app.focus_next", "Next item", show=False, id="reader.focus-next"),
     ]
 
-    def __init__(self, lesson: Lesson, step_id: str | None = None) -> None:
+    def __init__(self, lesson: Lesson | None = None, step_id: str | None = None) -> None:
+        """With a lesson: shows it when mounted. Without: an empty reader that :meth:`load` fills later (the app
+        keeps one reader, composed while the learner is on the home screen, and reuses it for every lesson)."""
         super().__init__()
-        self.lesson = lesson
-        self.index = lesson.step_index(step_id)
+        self.lesson: Lesson | None = None
+        self.index = 0
+        self.cells = None
         self._shown_at: float | None = None
+        self._kernel_pending = False
+        self.paints = 0  # lessons/steps painted so far (`fm-tutor bench reader` waits on it)
+        if lesson is not None:
+            self._set_lesson(lesson, step_id)
+
+    def _set_lesson(self, lesson: Lesson, step_id: str | None) -> None:
         from .cells import LessonCells
 
+        self.lesson = lesson
+        self.index = lesson.step_index(step_id)
         # outputs and states of cells, kept while the lesson is open; the kernel starts after the first paint
         self.cells = LessonCells(app=None, lesson=lesson, on_update=self._cell_updated)
 
     # ------------------------------------------------------------------ compose
     def compose(self) -> ComposeResult:
         # Everything of the first page is composed here, so the first layout pass already holds the step.
-        yield Static(self._top_text(), id="topbar", classes="topbar")
+        yield Static(self._top_text() if self.lesson else "", id="topbar", classes="topbar")
         with Horizontal(id="reader-body"):
-            toc = OptionList(*self._toc_options(), id="toc")
+            toc = OptionList(id="toc")  # filled right after the first paint (15 wrapped options cost a layout pass)
             toc.display = self.app.size.width >= 100
             yield toc
             with VerticalScroll(id="step-scroll"):
-                yield self._step_view(self.index)
+                if self.lesson is not None:
+                    yield self._step_view(self.index)
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.call_after_refresh(self._painted)
+        if self.lesson is not None:
+            self._opened()
+
+    def _opened(self) -> None:
+        """The lesson's first page is in the DOM (its step view calls _painted once painted): start its kernel
+        after the paint, record the visit."""
         self.cells.app = self.app
-        if any(not c.is_hidden and not c.is_gpu for c in self.lesson.cells):
-            self.call_after_refresh(self._start_kernel)
+        self._kernel_pending = any(not c.is_hidden and not c.is_gpu for c in self.lesson.cells)
         self.app.store.open_lesson(self.lesson.id)
-        self.query_one("#toc", OptionList).highlighted = self.index
         self._step_shown(self.index)
         self.query_one("#step-scroll", VerticalScroll).focus()
 
+    def load(self, lesson: Lesson, step_id: str | None = None) -> None:
+        """Show ``lesson`` at ``step_id`` in this (mounted) reader. The same lesson keeps its kernel and outputs;
+        another one closes the previous lesson's cells (its kernel lingers for kernel.keep_alive)."""
+        if self.lesson is not None and lesson.id == self.lesson.id and lesson is self.lesson:
+            index = lesson.step_index(step_id) if step_id is not None else self.index
+            if index != self.index:
+                self.show_step(index)
+            self._fill_toc()
+            return
+        self._account_time()
+        if self.cells is not None:
+            self.cells.close()
+        self.workers.cancel_group(self, "cells")
+        self._set_lesson(lesson, step_id)
+        self.query_one("#topbar", Static).update(self._top_text())
+        toc = self.query_one("#toc", OptionList)
+        toc.clear_options()
+        scroll = self.query_one("#step-scroll", VerticalScroll)
+        scroll.remove_children()
+        scroll.mount(self._step_view(self.index))
+        scroll.scroll_home(animate=False)
+        self._opened()
+
+    def warm_up(self, lessons) -> None:
+        """Mount (then remove) one of each kind of step widget while this reader is off screen, so their CSS is
+        parsed and applied now rather than when the first lesson opens (called once, by the app's prebuild)."""
+        cell = quiz = None
+        for lesson in lessons:
+            cell = cell or next((c for c in lesson.cells if not c.is_hidden), None)
+            quiz = quiz or next(iter(lesson.quizzes), None)
+            if cell is not None and quiz is not None:
+                break
+        widgets: list[Widget] = [StepView.warm_up_widget()]
+        if cell is not None:
+            widgets.append(CodeCell(cell, gpu_available=False))
+        if quiz is not None:
+            widgets.append(QuizCard(quiz))
+        scroll = self.query_one("#step-scroll", VerticalScroll)
+
+        async def mount_and_remove() -> None:
+            await scroll.mount_all(widgets)
+            for w in widgets:
+                await w.remove()
+
+        self.run_worker(mount_and_remove(), group="warm-up", exit_on_error=False)
+
     def _painted(self) -> None:
         self.first_paint_at = time.perf_counter()  # read by `fm-tutor bench reader`
+        self.paints += 1
+        self._fill_toc()
+        if self._kernel_pending:
+            self._kernel_pending = False
+            self.call_after_refresh(self._start_kernel)
 
     def _toc_options(self) -> list[Option]:
         seen = self.app.store.lesson_state(self.lesson.id).steps_seen
@@ -100,7 +166,8 @@ class ReaderScreen(Screen):
 
     def _step_view(self, index: int) -> StepView:
         step = self.lesson.steps[index]
-        return StepView(step, index + 1, len(self.lesson.steps), self.make_cell_widget, self.make_quiz_widget, classes="step-view")
+        return StepView(step, index + 1, len(self.lesson.steps), self.make_cell_widget, self.make_quiz_widget,
+                        on_painted=self._painted, classes="step-view")
 
     def _step_shown(self, index: int) -> None:
         self._shown_at = time.monotonic()
@@ -331,18 +398,18 @@ class ReaderScreen(Screen):
         self._account_time()
 
     def on_screen_resume(self) -> None:
-        if self._shown_at is None:
+        if self._shown_at is None and self.lesson is not None:
             self._shown_at = time.monotonic()
 
     def on_unmount(self) -> None:
         self._account_time()
-        self.cells.close()
+        if self.cells is not None:
+            self.cells.close()
 
     # ------------------------------------------------------------------ actions
     def action_next_step(self) -> None:
         if self.index + 1 < len(self.lesson.steps):
             self.show_step(self.index + 1)
-            self._fill_toc()
         else:
             self._finish()
 
