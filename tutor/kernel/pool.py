@@ -196,14 +196,18 @@ class Kernel:
         return set(self._setup_done)
 
     # ---------------------------------------------------------------- kernel loop side
-    async def _start(self) -> None:
-        from jupyter_client import AsyncKernelManager
-
+    def _begin_start(self) -> None:
+        """A (re)start begins: "starting", a new generation, executions wait until it is over."""
         self._lock = self._lock or asyncio.Lock()
         self._started = self._started or asyncio.Event()
         self._started.clear()
         self._set_state("starting")
         self.generation += 1
+
+    async def _start(self) -> None:
+        from jupyter_client import AsyncKernelManager
+
+        self._begin_start()
         pool = self.pool
         tag = f"{self.name}-{uuid.uuid4().hex[:8]}"
         km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=pool._ksm)

@@ -157,11 +157,7 @@ class RemoteKernel(Kernel):
 
     # ---------------------------------------------------------------- start
     async def _start(self) -> None:
-        self._lock = self._lock or asyncio.Lock()
-        self._started = self._started or asyncio.Event()
-        self._started.clear()
-        self._set_state("starting")
-        self.generation += 1
+        self._begin_start()
         try:
             await self._launch()
         except Exception as e:  # noqa: BLE001 - ssh itself could not be run
