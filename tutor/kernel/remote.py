@@ -128,8 +128,12 @@ def _control_path(runtime_dir: Path) -> str:
     """A short path for ssh's control socket (unix socket paths are limited to ~100 bytes)."""
     name = f"ssh-{uuid.uuid4().hex[:10]}"
     path = str(runtime_dir / name)
-    if len(path) > 90:
-        path = os.path.join(tempfile.mkdtemp(prefix="fmssh-"), name)
+    if len(path) > 90:  # one private directory per user, kept (ssh removes its sockets when it exits)
+        short = Path(tempfile.gettempdir()) / f"fmssh-{os.getuid()}"
+        short.mkdir(mode=0o700, exist_ok=True)
+        if short.stat().st_uid != os.getuid() or short.stat().st_mode & 0o077:
+            raise RemoteError(f"{short} is not a private directory of this user: remove it")
+        path = str(short / name)
     return path
 
 
@@ -161,7 +165,7 @@ class RemoteKernel(Kernel):
         try:
             await self._launch()
         except Exception as e:  # noqa: BLE001 - ssh itself could not be run
-            await self._start_failed(f"cannot run {self.remote.ssh}: {e}")
+            await self._start_failed(str(e) if isinstance(e, RemoteError) else f"cannot run {self.remote.ssh}: {e}")
             return
         await self._bring_up()
 
