@@ -251,7 +251,8 @@ def _validate_remote(cfg: Config) -> None:
     try:
         shlex.split(k.ssh_options)
     except ValueError as e:
-        raise ConfigError(f"{cfg.source('kernel.ssh_options')}: ssh_options cannot be split like a shell: {e}") from None
+        raise ConfigError(f"{cfg.source('kernel.ssh_options')}: ssh_options cannot be split into arguments: {e}") \
+            from None
 
 
 def load_config(path: Path | str | None = None, env: dict[str, str] | None = None) -> Config:

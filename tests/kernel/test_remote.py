@@ -13,13 +13,15 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from tutor.kernel import KernelPool, OutputBuffer, Result, Stream
 from tutor.kernel.remote import RemoteHost, explain_failure
+
+from ..helpers import press_run, wait_for, wait_until
+from .conftest import fresh_kernel, make_pool, ready_kernel
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -32,15 +34,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_until(pred, timeout=20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
 
 
 def _keygen(path: Path) -> None:
@@ -98,31 +91,17 @@ def remote_host(sshd, **kw) -> RemoteHost:
 
 @pytest.fixture(scope="module")
 def rpool(sshd):
-    d = tempfile.mkdtemp(prefix="fmr-")
-    p = KernelPool(runtime_dir=d, remote=remote_host(sshd), start_timeout=60)
-    yield p
-    p.shutdown_all()
-    shutil.rmtree(d, ignore_errors=True)
+    yield from make_pool(remote=remote_host(sshd), start_timeout=60)
 
 
 @pytest.fixture(scope="module")
 def rshared(rpool):
-    k = rpool.start("shared")
-    k.wait_ready(60)
-    return k
-
-
-_n = [0]
+    return ready_kernel(rpool, "shared")
 
 
 @pytest.fixture
 def rfresh(rpool):
-    _n[0] += 1
-    name = f"fresh{_n[0]}"
-    k = rpool.start(name)
-    k.wait_ready(60)
-    yield k
-    rpool.shutdown(name, delay=0).result(30)
+    yield from fresh_kernel(rpool)
 
 
 def value(k, code):
@@ -154,7 +133,8 @@ def test_kernel_is_a_child_of_the_agent_that_sshd_started(rshared, sshd):
             "def chain(pid):\n"
             "    out = []\n"
             "    while pid > 1:\n"
-            "        st = dict(l.split(':\\t', 1) for l in open(f'/proc/{pid}/status').read().splitlines() if ':\\t' in l)\n"
+            "        lines = open(f'/proc/{pid}/status').read().splitlines()\n"
+            "        st = dict(l.split(':\\t', 1) for l in lines if ':\\t' in l)\n"
             "        out.append((pid, st['Name'].strip()))\n"
             "        pid = int(st['PPid'])\n"
             "    return out\n"
@@ -189,7 +169,7 @@ def test_restart_clears_state_on_the_same_connection(rfresh):
     assert value(rfresh, "'y' in globals()") == "False"
     assert rfresh._proc.pid == ssh_pid  # the agent restarted the kernel: no new SSH connection
     assert rfresh.remote_pid != old_kernel
-    assert wait_until(lambda: not remote_pid_alive(old_kernel))
+    assert wait_until(lambda: not remote_pid_alive(old_kernel), 20)
 
 
 def test_kernel_death_is_reported_and_restart_brings_it_back(rfresh):
@@ -223,7 +203,7 @@ def test_shutdown_stops_the_remote_kernel(rpool):
     assert remote_pid_alive(pid)
     assert rpool.shutdown("bye", delay=0).result(30) is True
     assert ssh.returncode is not None
-    assert wait_until(lambda: not remote_pid_alive(pid))
+    assert wait_until(lambda: not remote_pid_alive(pid), 20)
 
 
 @pytest.mark.parametrize("case", ["unreachable", "auth", "missing"])
@@ -258,7 +238,7 @@ def _cli_env(monkeypatch, sshd, port=None):
     monkeypatch.setenv("FM_TUTOR_SSH_PORT", str(port or sshd["port"]))
     monkeypatch.setenv("FM_TUTOR_SSH_IDENTITY", sshd["key"])
     monkeypatch.setenv("FM_TUTOR_SSH_OPTIONS", SSH_OPTS)
-    monkeypatch.delenv("FM_TUTOR_KERNEL_HOST", raising=False)
+    monkeypatch.setenv("FM_TUTOR_KERNEL_HOST", "")  # "" = local; restored (unset) after the test, whatever main() set
 
 
 def test_run_cells_with_kernel_host(sshd, monkeypatch, capsys, fixture_course):
@@ -285,20 +265,13 @@ async def test_reader_runs_a_cell_on_the_kernel_host(sshd, monkeypatch, fixture_
     from tutor.app import TutorApp
     from tutor.course import load_course
     from tutor.kernel.remote import RemoteKernel
-    from widgets.code_cell import CodeCell
-
-    from ..helpers import wait_for
 
     _cli_env(monkeypatch, sshd)
     monkeypatch.setenv("FM_TUTOR_KERNEL_HOST", "127.0.0.1")
     monkeypatch.delenv("FM_TUTOR_MODEL_SERVER")  # remote mode must not start a local model server by itself
     app = TutorApp(course=load_course(fixture_course), store=ProgressStore(tmp_path / "p.db"))
     async with app.run_test(size=(100, 40)) as pilot:
-        app.open_lesson("01", "what-a-foundation-model-is")
-        await pilot.pause()
-        cell = app.screen.query_one("#cell-sqrt-two", CodeCell)
-        cell.focus()
-        await pilot.press("r")
+        cell = await press_run(app, pilot, "01", "what-a-foundation-model-is", "sqrt-two")
         assert await wait_for(pilot, lambda: cell.state == "ok", 60), (cell.state, cell.message)
         assert "1.414214" in cell.output.full_text()
         assert isinstance(app.kernel_pool().kernel("01"), RemoteKernel)
@@ -310,19 +283,12 @@ async def test_reader_shows_an_unreachable_host_and_keeps_running(sshd, monkeypa
     from progress import ProgressStore
     from tutor.app import TutorApp
     from tutor.course import load_course
-    from widgets.code_cell import CodeCell
-
-    from ..helpers import wait_for
 
     _cli_env(monkeypatch, sshd, port=_free_port())
     monkeypatch.setenv("FM_TUTOR_KERNEL_HOST", "127.0.0.1")
     app = TutorApp(course=load_course(fixture_course), store=ProgressStore(tmp_path / "p.db"))
     async with app.run_test(size=(100, 40)) as pilot:
-        app.open_lesson("01", "what-a-foundation-model-is")
-        await pilot.pause()
-        cell = app.screen.query_one("#cell-sqrt-two", CodeCell)
-        cell.focus()
-        await pilot.press("r")
+        cell = await press_run(app, pilot, "01", "what-a-foundation-model-is", "sqrt-two")
         assert await wait_for(pilot, lambda: cell.state == "died", 60), (cell.state, cell.message)
         assert "Cannot reach 127.0.0.1 over SSH" in cell.message
         assert app.is_running
@@ -366,7 +332,7 @@ def test_agent_command_quotes_the_lesson_and_host_options_are_refused(tmp_path):
 def test_kernel_host_option_and_hidden_agent_command(monkeypatch, capsys):
     from tutor.cli import build_parser, main
 
-    monkeypatch.delenv("FM_TUTOR_KERNEL_HOST", raising=False)
+    monkeypatch.setenv("FM_TUTOR_KERNEL_HOST", "")  # "" = local; restored (unset) after the test, whatever main() set
     help_text = build_parser().format_help()
     assert "--kernel-host" in help_text and "kernel-agent" not in help_text
     args = build_parser().parse_args(["lesson", "08", "--kernel-host", "me@gpu"])
