@@ -14,12 +14,6 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--content", metavar="DIR", help="a course directory to use instead of the installed one (env FM_TUTOR_CONTENT)")
 
 
-def _add_kernel_host(p: argparse.ArgumentParser, top: bool = False) -> None:
-    p.add_argument("--kernel-host", metavar="[USER@]HOST", default=None if top else argparse.SUPPRESS,
-                   help="run the lesson kernels (and the model) on HOST over SSH; this terminal keeps the tutor "
-                   "(env FM_TUTOR_KERNEL_HOST; README: On a GPU box over SSH)")
-
-
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="fm-tutor",
@@ -28,6 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--version", action="version", version=f"fm-tutor {__version__}")
     _add_common(ap)
+    from .cli_kernel import add_kernel_host as _add_kernel_host
+
     _add_kernel_host(ap, top=True)
     sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
 
@@ -68,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from . import cli_backend, cli_kernel
 
-    cli_kernel.add_commands(sub, _add_kernel_host)
+    cli_kernel.add_commands(sub)
     cli_backend.add_commands(sub)
 
     p = sub.add_parser(

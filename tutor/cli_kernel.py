@@ -13,7 +13,13 @@ from pathlib import Path
 COMMANDS = ("run-cells", "export", "kernels")
 
 
-def add_commands(sub, add_kernel_host) -> None:
+def add_kernel_host(p: argparse.ArgumentParser, top: bool = False) -> None:
+    p.add_argument("--kernel-host", metavar="[USER@]HOST", default=None if top else argparse.SUPPRESS,
+                   help="run the lesson kernels (and the model) on HOST over SSH; this terminal keeps the tutor "
+                   "(env FM_TUTOR_KERNEL_HOST; README: On a GPU box over SSH)")
+
+
+def add_commands(sub) -> None:
     p = sub.add_parser(
         "run-cells",
         help="run every cell of lessons in a fresh kernel, checking exercises (stops at the first failure)",
