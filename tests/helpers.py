@@ -34,3 +34,27 @@ async def wait_for(pilot, cond, timeout: float = 90.0) -> bool:
             return True
         await pilot.pause(0.1)
     return False
+
+
+def wait_until(pred, timeout: float = 10.0) -> bool:
+    """Poll ``pred()`` (from a plain thread) every 50 ms, up to ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return pred()
+
+
+async def press_run(app, pilot, lesson_id: str, step_id: str, cell_id: str):
+    """Open the lesson at the step, focus the cell, press r -> the CodeCell."""
+    from widgets.code_cell import CodeCell
+
+    app.open_lesson(lesson_id, step_id)
+    await pilot.pause()
+    cell = app.screen.query_one(f"#cell-{cell_id}", CodeCell)
+    cell.focus()
+    await pilot.press("r")
+    return cell

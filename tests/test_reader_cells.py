@@ -8,7 +8,7 @@ from tutor.app import TutorApp
 from tutor.course import load_course
 from widgets.code_cell import CodeCell
 
-from .helpers import wait_for
+from .helpers import press_run, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -16,11 +16,7 @@ pytestmark = pytest.mark.timeout(180)
 async def test_press_run_and_read_the_output(fixture_course, tmp_path):
     app = TutorApp(course=load_course(fixture_course), store=ProgressStore(tmp_path / "p.db"))
     async with app.run_test(size=(100, 40)) as pilot:
-        app.open_lesson("01", "what-a-foundation-model-is")
-        await pilot.pause()
-        cell = app.screen.query_one("#cell-sqrt-two", CodeCell)
-        cell.focus()
-        await pilot.press("r")
+        cell = await press_run(app, pilot, "01", "what-a-foundation-model-is", "sqrt-two")
         assert await wait_for(pilot, lambda: cell.state == "ok"), (cell.state, cell.message)
         assert "1.414214" in cell.output.full_text()
         assert cell.execution_count is not None

@@ -62,6 +62,9 @@ class TutorApp(App[int]):
         self.gpu_available = False  # learned in the background from nvidia-smi (never by importing torch)
         self.kernel_keep_alive = float(self.config.kernel.keep_alive)
         self.kernel_detach_idle = float(self.config.kernel.detach_idle)  # 0: kernels stop with the app
+        self.kernel_host = self.config.kernel.host.strip() or None  # kernels (and the model) run there, over SSH
+        if self.kernel_host:  # remote kernels stop with the app (the agent ends them when the connection drops)
+            self.kernel_detach_idle = 0.0
         self._hangup_installed = False
         self.output_limits: dict = {"max_lines": self.config.kernel.max_lines, "max_bytes": self.config.kernel.max_bytes}
         self.quiz_threshold = float(self.config.quiz.pass_threshold)
@@ -101,7 +104,9 @@ class TutorApp(App[int]):
                 self.run_worker(self._cull_detached, thread=True, exit_on_error=False, group="probe")
         # import the kernel machinery off the UI thread, so the first lesson opened does not pay for it
         self.run_worker(self._preload, thread=True, exit_on_error=False, group="probe")
-        if os.environ.get("FM_TUTOR_MODEL_SERVER", "on").lower() not in ("off", "0", "no", "false"):
+        if self.kernel_host:  # no local server: the remote kernels start one there on first use (tutor.runtime)
+            self.model_status = f"kernels · model on {self.kernel_host}"
+        elif os.environ.get("FM_TUTOR_MODEL_SERVER", "on").lower() not in ("off", "0", "no", "false"):
             self.set_timer(1.0, self.start_model_server)
 
     # ------------------------------------------------------------------ model server
@@ -189,10 +194,12 @@ class TutorApp(App[int]):
         """The pool of lesson kernels (one per open lesson), created on first use."""
         if self._kernels is None:
             from .kernel import KernelPool
+            from .kernel.remote import RemoteHost
 
             spare = os.environ.get("FM_TUTOR_SPARE_KERNEL", "1") not in ("0", "false", "no")
             self._kernels = KernelPool(keep_alive=self.kernel_keep_alive, spare=spare,
-                                       detach_idle=self.kernel_detach_idle)
+                                       detach_idle=self.kernel_detach_idle,
+                                       remote=RemoteHost.from_config(self.config) if self.kernel_host else None)
         return self._kernels
 
     def _cull_detached(self) -> None:

@@ -22,16 +22,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--version", action="version", version=f"fm-tutor {__version__}")
     _add_common(ap)
+    from .cli_kernel import add_kernel_host as _add_kernel_host
+
+    _add_kernel_host(ap, top=True)
     sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
 
     p = sub.add_parser("lesson", help="open a lesson (e.g. `fm-tutor lesson 08`)", description="Open the tutor at a lesson, at the step where you stopped.")
     p.add_argument("lesson", help="lesson number, file name or a unique part of its title")
     p.add_argument("--step", help="step id to open at")
     _add_common(p)
+    _add_kernel_host(p)
 
     p = sub.add_parser("path", help="make a learning path active and open it (quick, vision, multimodal, complete)", description="Make a recommended learning path active and open the tutor at its next lesson.")
     p.add_argument("path", nargs="?", help="path id or title; omit to list the paths")
     _add_common(p)
+    _add_kernel_host(p)
 
     p = sub.add_parser("review", help="open the spaced-review screen with the questions due today", description="Open the tutor on the review screen: every question due today, across all lessons.")
     _add_common(p)
@@ -91,8 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["kernel-agent"]:  # the remote end of --kernel-host: kept out of --help (README documents it)
+        from .cli_kernel import run_agent
+
+        return run_agent(argv[1:])
     ap = build_parser()
     args = ap.parse_args(argv)
+    if getattr(args, "kernel_host", None):
+        os.environ["FM_TUTOR_KERNEL_HOST"] = args.kernel_host
     if getattr(args, "data_dir", None):
         os.environ["FM_TUTOR_DATA_DIR"] = str(Path(args.data_dir).expanduser().resolve())
     if getattr(args, "content", None):

@@ -13,6 +13,12 @@ from pathlib import Path
 COMMANDS = ("run-cells", "export", "kernels")
 
 
+def add_kernel_host(p: argparse.ArgumentParser, top: bool = False) -> None:
+    p.add_argument("--kernel-host", metavar="[USER@]HOST", default=None if top else argparse.SUPPRESS,
+                   help="run the lesson kernels (and the model) on HOST over SSH; this terminal keeps the tutor "
+                   "(env FM_TUTOR_KERNEL_HOST; README: On a GPU box over SSH)")
+
+
 def add_commands(sub) -> None:
     p = sub.add_parser(
         "run-cells",
@@ -26,6 +32,7 @@ def add_commands(sub) -> None:
     p.add_argument("--color", choices=["auto", "always", "never"], default="auto", help="ANSI colours (default auto)")
     p.add_argument("--content", metavar="DIR", default=argparse.SUPPRESS,
                    help="a course directory to use instead of the installed one (env FM_TUTOR_CONTENT)")
+    add_kernel_host(p)
 
     p = sub.add_parser("export", help="export a lesson as a Jupyter notebook",
                        description="Write a lesson as an nbformat v4 notebook: prose and quizzes as markdown cells, code "
@@ -48,6 +55,21 @@ def _add_kernels(sub) -> None:
     p.add_argument("lessons", nargs="*", metavar="LESSON", help="lesson ids to stop")
     p.add_argument("--all", action="store_true", help="stop every detached kernel")
     p.add_argument("--runtime-dir", metavar="DIR", help=argparse.SUPPRESS)
+
+
+def run_agent(argv: list[str]) -> int:
+    """``fm-tutor kernel-agent``: what ``--kernel-host`` runs on the remote machine over SSH (not for people)."""
+    p = argparse.ArgumentParser(
+        prog="fm-tutor kernel-agent",
+        description="The remote end of `fm-tutor --kernel-host`, started over SSH by the tutor: runs one lesson "
+        "kernel on this machine (127.0.0.1, free ports) and speaks line-JSON on stdin/stdout (tutor/kernel/agent.py).")
+    p.add_argument("--lesson", required=True, help="the lesson id (FM_TUTOR_KERNEL in the kernel)")
+    p.add_argument("--cwd", help="the kernel's working directory (default: the home directory)")
+    p.add_argument("--start-timeout", type=float, default=60.0, help="seconds the kernel may take to start")
+    args = p.parse_args(argv)
+    from .kernel.agent import main
+
+    return main(args.lesson, args.cwd, args.start_timeout)
 
 
 def _duration(s: float) -> str:
@@ -106,6 +128,15 @@ def _kernels(args) -> int:
     return 1 if bad else 0
 
 
+def remote_host():
+    """The configured kernel host (``--kernel-host``, FM_TUTOR_KERNEL_HOST, kernel.host) as a RemoteHost, or None.
+    Raises ValueError (a ConfigError) when the configuration is not usable."""
+    from .config import load_config
+    from .kernel.remote import RemoteHost
+
+    return RemoteHost.from_config(load_config())
+
+
 def _content(args) -> Path | None:
     c = getattr(args, "content", None) or os.environ.get("FM_TUTOR_CONTENT")
     return Path(c) if c else None
@@ -127,7 +158,14 @@ def run(args: argparse.Namespace) -> int | None:
             print("fm-tutor run-cells: no written lessons", file=sys.stderr)
             return 0
         color = {"auto": None, "always": True, "never": False}[args.color]
-        return run_lessons(lessons, gpu=args.gpu, color=color)
+        try:
+            remote = remote_host()
+        except ValueError as e:
+            print(f"fm-tutor run-cells: {e}", file=sys.stderr)
+            return 2
+        if remote is not None:
+            print(f"kernels on {remote.host} over SSH", flush=True)
+        return run_lessons(lessons, gpu=args.gpu, color=color, remote=remote)
     if cmd == "export":
         from .headless import export_notebook, load_lessons
 

@@ -17,6 +17,11 @@ Precedence: default < file < env var. This module runs in the TUI process: no to
     detach_idle = 1800           # on exit or hang-up, kernels keep running detached this long (s) for the next
                                  # fm-tutor to reattach to; 0 = kernels stop with the app
     max_lines = 500              # output cap per cell
+    host = ""                    # [user@]host: run the lesson kernels (and the model) there over SSH; "" = here
+    remote_command = "fm-tutor"  # how to run fm-tutor on that host (non-interactive shell), e.g. "~/venv/bin/fm-tutor"
+    ssh_port = 0                 # 0 = ssh's default (or ~/.ssh/config's)
+    ssh_identity = ""            # a private key for ssh -i (BatchMode: no passphrase prompt; ssh-agent works)
+    ssh_options = ""             # more ssh arguments, shell-quoted, e.g. "-o StrictHostKeyChecking=accept-new"
     max_bytes = 200000
     [quiz]
     pass_threshold = 0.7
@@ -26,6 +31,7 @@ Precedence: default < file < env var. This module runs in the TUI process: no to
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +69,11 @@ class KernelConfig:
     detach_idle: float = 1800.0
     max_lines: int = 500
     max_bytes: int = 200_000
+    host: str = ""
+    remote_command: str = "fm-tutor"
+    ssh_port: int = 0
+    ssh_identity: str = ""
+    ssh_options: str = ""
 
 
 @dataclass
@@ -116,6 +127,11 @@ SETTINGS: dict[str, tuple[str, type]] = {
     "kernel.detach_idle": ("FM_TUTOR_DETACH_IDLE", float),
     "kernel.max_lines": ("FM_TUTOR_OUTPUT_MAX_LINES", int),
     "kernel.max_bytes": ("FM_TUTOR_OUTPUT_MAX_BYTES", int),
+    "kernel.host": ("FM_TUTOR_KERNEL_HOST", str),
+    "kernel.remote_command": ("FM_TUTOR_REMOTE_COMMAND", str),
+    "kernel.ssh_port": ("FM_TUTOR_SSH_PORT", int),
+    "kernel.ssh_identity": ("FM_TUTOR_SSH_IDENTITY", str),
+    "kernel.ssh_options": ("FM_TUTOR_SSH_OPTIONS", str),
     "quiz.pass_threshold": ("FM_TUTOR_QUIZ_PASS_THRESHOLD", float),
     "review.fuzzing": ("FM_TUTOR_REVIEW_FUZZING", bool),
 }
@@ -202,10 +218,41 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"{where('kernel.keep_alive')}: keep_alive must be >= 0")
     if cfg.kernel.detach_idle < 0:
         raise ConfigError(f"{where('kernel.detach_idle')}: detach_idle must be >= 0")
+    _validate_remote(cfg)
     if not 0.0 <= cfg.quiz.pass_threshold <= 1.0:
         raise ConfigError(f"{where('quiz.pass_threshold')}: pass_threshold must be between 0 and 1")
     if not cfg.model.strip():
         raise ConfigError(f"{where('model')}: model must not be empty")
+
+
+_HOST_RE = re.compile(r"^[A-Za-z0-9_.%:\[\]-]+(@[A-Za-z0-9_.%:\[\]-]+)?$")
+
+
+def check_host(host: str) -> str:
+    """``[user@]host`` (or an ssh config alias) as given, or ValueError: never something ssh would read as an
+    option (a leading "-") or a shell would expand."""
+    host = host.strip()
+    if not host or host.startswith("-") or not _HOST_RE.match(host):
+        raise ValueError(f"kernel host {host!r} is not of the form [user@]host")
+    return host
+
+
+def _validate_remote(cfg: Config) -> None:
+    import shlex
+
+    k = cfg.kernel
+    if k.host.strip():
+        try:
+            check_host(k.host)
+        except ValueError as e:
+            raise ConfigError(f"{cfg.source('kernel.host')}: {e}") from None
+    if not 0 <= k.ssh_port <= 65535:
+        raise ConfigError(f"{cfg.source('kernel.ssh_port')}: ssh_port must be between 0 and 65535")
+    try:
+        shlex.split(k.ssh_options)
+    except ValueError as e:
+        raise ConfigError(f"{cfg.source('kernel.ssh_options')}: ssh_options cannot be split into arguments: {e}") \
+            from None
 
 
 def load_config(path: Path | str | None = None, env: dict[str, str] | None = None) -> Config:

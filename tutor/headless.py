@@ -73,15 +73,16 @@ def _fmt_t(s: float) -> str:
 
 
 def run_lessons(lessons: list[Lesson], out: TextIO | None = None, gpu: bool = False, color: bool | None = None,
-                runtime_dir: str | None = None, cwd: str | None = None) -> int:
-    """Run the lessons' cells; print a summary per lesson. Returns 0 if all passed, else 1."""
+                runtime_dir: str | None = None, cwd: str | None = None, remote=None) -> int:
+    """Run the lessons' cells; print a summary per lesson. Returns 0 if all passed, else 1. ``remote``: a
+    :class:`tutor.kernel.remote.RemoteHost` to run the kernels on (over SSH)."""
     from .kernel import KernelPool
     from .kernel.grading import _from_result
 
     pr = _Printer(out or sys.stdout, color)
     total_cells = 0
     t_all = time.perf_counter()
-    pool = KernelPool(runtime_dir=runtime_dir)
+    pool = KernelPool(runtime_dir=runtime_dir, remote=remote)
     workdir = cwd or tempfile.mkdtemp(prefix="fm-tutor-run-")
     try:
         for les in lessons:
@@ -90,7 +91,7 @@ def run_lessons(lessons: list[Lesson], out: TextIO | None = None, gpu: bool = Fa
             try:
                 k.ready.result(pool.start_timeout + 5)
             except Exception as e:
-                pr(pr.c(f"  kernel failed to start: {e}", "31"))
+                pr(pr.c(f"  kernel failed to start: {k.start_error or e}", "31"))
                 return 1
             setup = [c for c in les.cells if c.is_setup]
             order = setup + [c for c in les.cells if not c.is_setup and not c.is_hidden]

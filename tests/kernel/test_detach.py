@@ -15,6 +15,8 @@ import pytest
 from tutor.kernel import KernelPool, Result
 from tutor.kernel import detach as reg
 
+from ..helpers import wait_until as wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -44,15 +46,6 @@ def value(k, code):
     r = k.execute(code, on_event=lambda ev: isinstance(ev, Result) and got.append(ev)).result(30)
     assert r.status == "ok", r.message
     return got[0].data["text/plain"] if got else None
-
-
-def wait_for(pred, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
 
 
 @pytest.mark.timeout(120)

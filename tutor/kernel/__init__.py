@@ -52,6 +52,11 @@ base runtime dir (:mod:`tutor.kernel.detach`) and lets go of it without a shutdo
 connects a client from the recorded connection file (liveness by pid; interrupt by SIGINT to the pid's process
 group; restart kills it and starts a fresh managed kernel). A new pool first culls kernels detached longer than
 ``detach_idle``. With ``detach_idle == 0`` (the default) the registry is never read or written.
+
+Remote kernels (``KernelPool(remote=RemoteHost(...))``, :mod:`tutor.kernel.remote`): every kernel runs on another
+machine, started there by ``fm-tutor kernel-agent`` (:mod:`tutor.kernel.agent`) over SSH, its ports forwarded
+over the same connection; the API above is unchanged (``k.remote_pid``, ``k.remote_info`` say where it runs).
+Such a pool never detaches its kernels.
 """
 from .events import ClearOutput, Display, Error, Event, ExecResult, Result, Stream, describe_exit, strip_ansi
 from .grading import Grade, arun_exercise, run_exercise

@@ -62,6 +62,20 @@ def write_kernelspec(directory: Path) -> Path:
     return directory / "kernelspecs"
 
 
+def kernel_env(name: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a lesson kernel: this process's, quiet and unbuffered, inline plots, FM_TUTOR_KERNEL."""
+    env = dict(os.environ)
+    env.update({
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        "PYTHONUNBUFFERED": "1",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        "FM_TUTOR_KERNEL": name,
+    })
+    env.pop("JPY_PARENT_PID", None)
+    env.update(extra or {})
+    return env
+
+
 def _seq_items(setup: Iterable[Any] | None) -> list[tuple[str, float | None]]:
     items = []
     for s in setup or ():
@@ -182,14 +196,18 @@ class Kernel:
         return set(self._setup_done)
 
     # ---------------------------------------------------------------- kernel loop side
-    async def _start(self) -> None:
-        from jupyter_client import AsyncKernelManager
-
+    def _begin_start(self) -> None:
+        """A (re)start begins: "starting", a new generation, executions wait until it is over."""
         self._lock = self._lock or asyncio.Lock()
         self._started = self._started or asyncio.Event()
         self._started.clear()
         self._set_state("starting")
         self.generation += 1
+
+    async def _start(self) -> None:
+        from jupyter_client import AsyncKernelManager
+
+        self._begin_start()
         pool = self.pool
         tag = f"{self.name}-{uuid.uuid4().hex[:8]}"
         km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=pool._ksm)
@@ -206,15 +224,7 @@ class Kernel:
         self.log_path = pool.runtime_dir / f"kernel-{self.name}.log"
         if self._log_file is None:
             self._log_file = open(self.log_path, "ab", buffering=0)
-        env = dict(os.environ)
-        env.update({
-            "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-            "PYTHONUNBUFFERED": "1",
-            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-            "FM_TUTOR_KERNEL": self.name,
-        })
-        env.pop("JPY_PARENT_PID", None)
-        env.update(pool.env)
+        env = kernel_env(self.name, pool.env)
         self._km = km
         try:
             # a detachable pool launches independent kernels (no parent poller): they outlive the app
@@ -234,17 +244,25 @@ class Kernel:
                 asyncio.ensure_future(self._read_shell(kc)),
             ]
         except Exception as e:  # noqa: BLE001 - any start failure becomes a dead kernel with a reason
-            self.start_error = f"{type(e).__name__}: {e}"
-            self.exit_code = await self._poll_exit()
-            self._set_state("dead")
-            self._started.set()
-            if not self.ready.done():
-                self.ready.set_exception(RuntimeError(f"kernel {self.name} failed to start: {self.start_error}"))
+            await self._start_failed(f"{type(e).__name__}: {e}")
             return
-        self.exit_code = None
-        self.start_error = None
         self.started_at = time.time()
         self._tasks.append(asyncio.ensure_future(self._watch(km.is_alive)))
+        self._started_ok()
+
+    async def _start_failed(self, reason: str) -> None:
+        """A start that did not work: the kernel is dead with ``reason`` (what cells then show)."""
+        self.start_error = reason
+        self.exit_code = await self._poll_exit()
+        self._set_state("dead")
+        self._started.set()
+        if not self.ready.done():
+            self.ready.set_exception(RuntimeError(f"kernel {self.name} failed to start: {reason}"))
+
+    def _started_ok(self) -> None:
+        """A (re)start or reattach that worked: the kernel is idle, claimed, and ``ready`` resolved."""
+        self.exit_code = None
+        self.start_error = None
         self._claim()
         self._set_state("idle")
         self._started.set()
@@ -285,18 +303,12 @@ class Kernel:
         self.started_at = float(entry.get("started_at", time.time()))
         self._setup_hashes = set(entry.get("setup_done", []))
         self._attached_entry = entry
-        self.exit_code = None
-        self.start_error = None
         self._tasks = [
             asyncio.ensure_future(self._read_iopub(kc)),
             asyncio.ensure_future(self._read_shell(kc)),
             asyncio.ensure_future(self._watch(self._pid_alive)),
         ]
-        self._claim()
-        self._set_state("idle")
-        self._started.set()
-        if not self.ready.done():
-            self.ready.set_result(self)
+        self._started_ok()
 
     # ---------------------------------------------------------------- the registry of detachable kernels
     def _reg_key(self, pid: int | None = None) -> str:
@@ -347,7 +359,7 @@ class Kernel:
             if not alive:
                 self.exit_code = await self._poll_exit()
                 self._set_state("dead")
-                msg = died_message(self.exit_code)
+                msg = self._died_message()
                 for ex in list(self._execs.values()):
                     if not ex.finished.done():
                         ex.finished.set_result(ExecResult("died", ex.execution_count, message=msg,
@@ -461,7 +473,10 @@ class Kernel:
     def _dead_message(self) -> str:
         if self.start_error:
             return f"the kernel could not start ({self.start_error}); press R to try again"
-        return died_message(self.exit_code, while_running=False)
+        return self._died_message(while_running=False)
+
+    def _died_message(self, while_running: bool = True) -> str:
+        return died_message(self.exit_code, while_running)
 
     async def _execute(self, code, timeout, on_event, setup, store_history=True) -> ExecResult:
         async with self._locked():
@@ -570,19 +585,26 @@ class Kernel:
                 ex.finished.set_result(ExecResult("interrupted", ex.execution_count, message=msg))
         self._execs.clear()
         self._set_state("starting")
-        await self._teardown(now=True)
         self._setup_done.clear()
+        await self._relaunch()
+
+    async def _relaunch(self) -> None:
+        """A fresh kernel process for a restart."""
+        await self._teardown(now=True)
         await self._start()
 
     async def _adopt(self) -> None:
         """A spare kernel becomes this lesson's: same cwd and FM_TUTOR_KERNEL as a kernel started for it."""
-        code = (f"import os as _o; _o.chdir({self.cwd or os.getcwd()!r}); "
-                f"_o.environ['FM_TUTOR_KERNEL'] = {self.name!r}; del _o")
+        code = self._adopt_code()
         async with self._locked():
             await self._run(code, 30, None, store_history=False)
             if self.pool.detach_idle > 0 and self.pid is not None:  # registered as the spare: now the lesson's
                 self._release(f"_spare-{self.pid}")
                 self._claim()
+
+    def _adopt_code(self) -> str:
+        return (f"import os as _o; _o.chdir({self.cwd or os.getcwd()!r}); "
+                f"_o.environ['FM_TUTOR_KERNEL'] = {self.name!r}; del _o")
 
     async def _detach(self) -> dict | None:
         """Let go of a live kernel without stopping it -> its registry entry (None if it is not alive)."""
@@ -649,8 +671,12 @@ class KernelPool:
 
     def __init__(self, runtime_dir: str | os.PathLike | None = None, keep_alive: float = 0.0,
                  env: dict[str, str] | None = None, transport: str = "ipc", start_timeout: float = 60.0,
-                 spare: bool = False, detach_idle: float = 0.0):
+                 spare: bool = False, detach_idle: float = 0.0, remote=None):
         from jupyter_client.kernelspec import KernelSpecManager
+
+        self.remote = remote  # a tutor.kernel.remote.RemoteHost: kernels run there, over SSH (never detached)
+        if remote is not None:
+            detach_idle = 0.0
 
         base = Path(runtime_dir) if runtime_dir else default_runtime_dir()
         _private_dir(base)
@@ -699,8 +725,15 @@ class KernelPool:
         """Keep one unassigned kernel warming up, so the next start() is (nearly) instant."""
         if self._closed:
             return
-        self._spare = Kernel(self, "_spare", None)
+        self._spare = self._new_kernel("_spare", None)
         self._boot(self._spare)
+
+    def _new_kernel(self, name: str, cwd: str | None) -> Kernel:
+        if self.remote is not None:
+            from .remote import RemoteKernel
+
+            return RemoteKernel(self, name, cwd)
+        return Kernel(self, name, cwd)
 
     # ---------------------------------------------------------------- plumbing
     def submit(self, coro: Coroutine) -> concurrent.futures.Future:
@@ -760,7 +793,7 @@ class KernelPool:
             self.submit(sp._adopt())
             self._spawn_spare()
             return sp
-        k = Kernel(self, lesson_id, str(cwd) if cwd else None)
+        k = self._new_kernel(lesson_id, str(cwd) if cwd else None)
         self._kernels[lesson_id] = k
         self._boot(k)
         return k

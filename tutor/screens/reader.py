@@ -229,7 +229,10 @@ class ReaderScreen(Screen):
     def kernel_state_changed(self, lesson_id: str, state: str, kernel) -> None:
         if lesson_id != self.lesson.id:
             return
-        if state == "dead":
+        if state == "dead" and getattr(kernel, "start_error", None):  # e.g. a kernel host that cannot be reached
+            self.notify(f"The lesson's kernel could not start: {kernel.start_error}. Press R on a cell (or ctrl+k) "
+                        "to try again.", severity="error", timeout=20)
+        elif state == "dead":
             why = getattr(kernel, "exit_code", None)
             self.notify(f"The lesson's kernel died{f' (exit code {why})' if why is not None else ''}. "
                         "Press R on a cell (or ctrl+k) to restart it; your code and outputs are kept.",
