@@ -60,7 +60,7 @@ class TutorApp(App[int]):
         self._kernels = None  # tutor.kernel.KernelPool, created when the first lesson opens
         self.gpu_available = False  # learned in the background from nvidia-smi (never by importing torch)
         self.kernel_keep_alive = float(self.config.kernel.keep_alive)
-        self.kernel_detach_idle = float(self.config.kernel.detach_idle)  # 0: kernels stop with the app
+        self.kernel_detach_idle = float(self.config.kernel.detach_idle)  # 0: kernels and model server stop with the app
         self._hangup_installed = False
         self.output_limits: dict = {"max_lines": self.config.kernel.max_lines, "max_bytes": self.config.kernel.max_bytes}
         self.quiz_threshold = float(self.config.quiz.pass_threshold)
@@ -111,12 +111,30 @@ class TutorApp(App[int]):
         if self.model_server is not None:
             return
         try:
-            self.model_server = ModelServer(self.config, on_state=self._server_state)
+            # detach_idle > 0: the server outlives the app (exit, hang-up) and the next app adopts it
+            self.model_server = ModelServer(self.config, on_state=self._server_state,
+                                            detach_idle=self.kernel_detach_idle)
             self.model_server.start(wait=False)
         except (ServerError, LookupError, OSError) as e:
             self.model_status = f"model: failed ({e})"
             self.notify(f"The model server could not start: {e}", severity="error", timeout=15)
             self._refresh_status()
+            return
+        message = self.model_server.reattached_message()
+        if message:
+            self.notify(message, timeout=10)
+
+    def _release_model_server(self) -> None:
+        """Detach the model server (detach_idle > 0: it keeps running for the next app) or stop it."""
+        if self.model_server is None:
+            return
+        try:
+            if self.kernel_detach_idle > 0:
+                self.model_server.detach()
+            else:
+                self.model_server.stop()
+        except Exception:  # its atexit hook stops it
+            pass
 
     def _server_state(self, st) -> None:  # on the server's monitor thread
         engine = st.engine or "?"
@@ -191,13 +209,17 @@ class TutorApp(App[int]):
         return self._kernels
 
     def _cull_detached(self) -> None:
+        from . import server_detach
+        from .config import runtime_dir
         from .kernel import default_runtime_dir
         from .kernel.detach import cull
 
         cull(default_runtime_dir(), self.kernel_detach_idle)
+        server_detach.cull(runtime_dir(), self.kernel_detach_idle)  # a server's start() culls too, if it starts
 
     def _install_hangup(self) -> None:
-        """On SIGHUP (the terminal went away) detach the lesson kernels, then exit (Textual leaves SIGHUP alone)."""
+        """On SIGHUP (the terminal went away) detach the lesson kernels and the model server, then exit (Textual
+        leaves SIGHUP alone)."""
         import asyncio
         import signal
 
@@ -208,7 +230,9 @@ class TutorApp(App[int]):
             pass
 
     def _hangup(self) -> None:
-        self._stop_kernels()  # first: nothing below may write to the gone terminal before the kernels are safe
+        # first: nothing below may write to the gone terminal before the kernels and the server are safe
+        self._release_model_server()
+        self._stop_kernels()
         try:
             self.store.flush()
         except Exception:
@@ -239,11 +263,7 @@ class TutorApp(App[int]):
             self.notify(f"The kernel of lesson {lesson_id} died.", severity="error")
 
     def on_unmount(self) -> None:
-        if self.model_server is not None:
-            try:
-                self.model_server.stop()
-            except Exception:  # its atexit hook tries again
-                pass
+        self._release_model_server()
         self._stop_kernels()
         if self._hangup_installed:
             import asyncio
