@@ -44,7 +44,7 @@ def _add_kernels(sub) -> None:
                        description="On exit or hang-up the lesson kernels and the model server keep running detached "
                        "for kernel.detach_idle seconds (FM_TUTOR_DETACH_IDLE; 0 = they stop with the app) and the next "
                        "fm-tutor reattaches to them; after that they are stopped by the next fm-tutor or `fm-tutor "
-                       "kernels`. Without arguments: list them (kernels: lesson, pid, age, idle time; the model "
+                       "kernels` (the model server also by a watcher process of its own). Without arguments: list them (kernels: lesson, pid, age, idle time; the model "
                        "server: engine, model, pid, port, age, idle time). `fm-tutor kernels stop LESSON...` stops "
                        "those kernels, `--server` the model server, `--all` everything detached. What a running "
                        "fm-tutor holds is listed as in use and never stopped.")

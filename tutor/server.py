@@ -685,11 +685,13 @@ class ModelServer:
         if self.publish_env:
             os.environ.update(self.endpoint.env())
 
-    def _unpublish(self) -> None:
+    def _unpublish(self, file: bool = True) -> None:
+        """Withdraw the endpoint: the file (unless ``file`` is False: a detached server stays published there) and
+        the environment variables."""
         try:
             p = self.run_dir / ENDPOINT_FILE
             ep = Endpoint.read(p)
-            if ep is None or (self.endpoint and ep.base_url == self.endpoint.base_url):
+            if file and (ep is None or (self.endpoint and ep.base_url == self.endpoint.base_url)):
                 p.unlink(missing_ok=True)
         except OSError:
             pass
@@ -836,23 +838,24 @@ class ModelServer:
         if mon and mon is not threading.current_thread():
             mon.join(timeout=5)
         try:
-            ok = sd.detach(self.run_dir, proc.pid)
+            detached_at = sd.detach(self.run_dir, proc.pid)
         except OSError:
-            ok = False
-        if not ok:  # not ours in the registry (it cannot be found again): stop it
+            detached_at = None
+        if detached_at is None:  # not ours in the registry (it cannot be found again): stop it
             self._quiet = False
             self.stop()
             return False
+        try:  # stops it after detach_idle even if no fm-tutor runs again
+            sd.spawn_reaper(self.run_dir, proc.pid, detached_at, self.detach_idle)
+        except OSError:
+            pass
         if self._log_file:  # the engine keeps its own descriptor of the log
             self._log_file.close()
             self._log_file = None
         if self._gpu_lock:
             self._gpu_lock.abandon()
             self._gpu_lock = None
-        if self.publish_env and self.endpoint:  # the endpoint file stays for cells and the next app
-            for k, v in self.endpoint.env().items():
-                if os.environ.get(k) == v:
-                    del os.environ[k]
+        self._unpublish(file=False)  # the endpoint file stays for cells and the next app
         self._proc = None
         self.endpoint = None
         with self._lock:

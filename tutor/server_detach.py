@@ -15,6 +15,11 @@ write and process helpers this module uses). One entry at most, under the key ``
 ``proc_start`` (the process's start time, /proc/PID/stat) tells the server apart from a process that reused its
 pid; ``argv`` is its command line, compared with what the current settings would run.
 
+A detached server is stopped once idle ``detach_idle`` seconds: by a watcher process :func:`spawn_reaper` starts
+at detach time (so that a detached vLLM does not hold GPU memory for good when no fm-tutor runs again), and by
+:func:`cull`, which the next app and ``fm-tutor kernels`` call (the only way for the server of an app killed
+outright: nobody detached it, so no watcher runs).
+
 GPU locks: the engine inherits the app's flock on ``gpu-<i>.lock`` (same open file description), so a detached
 server still holds its GPUs after the app is gone; an app that adopts it owns it through this registry, and the
 lock goes when the server process goes.
@@ -85,15 +90,16 @@ def release(run_dir: Path, pid: int | None) -> None:
             save(entries)
 
 
-def detach(run_dir: Path, pid: int) -> bool:
-    """Mark the server ``pid`` detached (no owner, detached now) -> False if the registry does not hold it."""
+def detach(run_dir: Path, pid: int) -> float | None:
+    """Mark the server ``pid`` detached (no owner, detached now) -> its detached_at, None if the registry does not
+    hold it."""
     with _locked(run_dir) as (entries, save):
         cur = entries.get(KEY)
         if cur is None or cur.get("pid") != pid:
-            return False
+            return None
         cur["owner"], cur["detached_at"] = None, time.time()
         save(entries)
-    return True
+    return cur["detached_at"]
 
 
 def take(run_dir: Path, matches: Callable[[dict], bool], max_idle: float) -> tuple[str, dict | None]:
@@ -131,6 +137,8 @@ def stop_entry(run_dir: Path, entry: dict, running: bool = True) -> None:
     grace period, any leftover worker of its group killed; its endpoint file goes if it is the published one."""
     pid = entry.get("pid")
     if running and pid and alive(entry):
+        with contextlib.suppress(OSError):  # a stopped (SIGSTOP) server would not act on the SIGTERM
+            os.killpg(pid, signal.SIGCONT)
         _reg.kill_pid(pid, grace=15.0 if entry.get("engine") == "vllm" else 5.0)
     if pid:
         with contextlib.suppress(OSError):  # the leader is gone; no worker of its group may linger (vLLM)
@@ -186,3 +194,40 @@ def listing(run_dir: Path) -> dict | None:
     in_use = _reg.owned(e)
     return {**e, "alive": alive(e), "in_use": in_use, "age": now - float(e.get("started_at") or now),
             "idle": 0.0 if in_use else now - float(e.get("detached_at") or now)}
+
+
+# ---------------------------------------------------------------- the reaper
+
+
+def spawn_reaper(run_dir: Path, entry_pid: int, detached_at: float, max_idle: float) -> None:
+    """Start a small watcher process that stops the detached server once it has been idle ``max_idle`` seconds,
+    even if no fm-tutor runs again (a detached vLLM holds GPU memory). It exits as soon as the server is adopted,
+    stopped or detached anew (that detach starts its own watcher)."""
+    import subprocess
+    import sys
+
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    subprocess.Popen([sys.executable, "-m", "tutor.server_detach", "reap", str(run_dir), str(entry_pid),
+                      repr(detached_at), repr(max_idle)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL, start_new_session=True, env=env, close_fds=True)
+
+
+def reap(run_dir: Path, entry_pid: int, detached_at: float, max_idle: float) -> None:
+    """The watcher's loop (see :func:`spawn_reaper`)."""
+    while True:
+        e = read(run_dir)
+        if e is None or e.get("pid") != entry_pid or e.get("detached_at") != detached_at:
+            return  # adopted (owner set, detached_at None), stopped, or detached again
+        left = detached_at + max_idle - time.time()
+        if left <= 0:
+            cull(run_dir, max_idle)
+            return
+        time.sleep(min(left + 0.5, 60.0))
+
+
+if __name__ == "__main__":  # python -m tutor.server_detach reap RUN_DIR PID DETACHED_AT MAX_IDLE
+    import sys
+
+    if len(sys.argv) == 6 and sys.argv[1] == "reap":
+        reap(Path(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]))

@@ -308,3 +308,51 @@ def test_a_second_running_manager_does_not_take_the_first_ones_server(run_dir, t
         sleeper.wait()
     assert sd.take(d, lambda e: True, 600) == ("none", None)  # the process is gone: the entry goes
     assert sd.read(d) is None
+
+
+@pytest.mark.timeout(60)
+def test_a_watcher_stops_the_detached_server_after_detach_idle_with_no_app_running(run_dir, tmp_path, fm_tiny,
+                                                                                 fake_vllm):
+    d, pids = run_dir
+    s = _vllm_server(tmp_path, d, detach_idle=1.5)
+    try:
+        s.start(timeout=40)
+        pid = s.pid
+        pids.append(pid)
+        assert s.detach()
+    finally:
+        s.stop()
+    assert sd.alive(sd.read(d))
+    assert wait_for(lambda: not reg.pid_alive(pid) and sd.read(d) is None and not (d / "endpoint.json").exists(),
+                    30), "the detached server was not stopped (and forgotten) after detach_idle"
+
+
+@pytest.mark.timeout(60)
+def test_the_watcher_leaves_an_adopted_server_alone(run_dir, tmp_path, fm_tiny, fake_vllm):
+    d, pids = run_dir
+    pid = _detached_vllm(tmp_path, d, pids)
+    e = sd.read(d)
+    s = _vllm_server(tmp_path, d)
+    try:
+        s.start(timeout=40)
+        assert s.pid == pid
+        sd.reap(d, pid, e["detached_at"], 0.0)  # returns at once: no longer the server it watched
+        assert reg.pid_alive(pid) and sd.read(d)["owner"] == os.getpid()
+    finally:
+        s.stop()
+
+
+@pytest.mark.timeout(60)
+def test_an_unhealthy_detached_server_is_replaced(run_dir, tmp_path, fm_tiny, fake_vllm):
+    d, pids = run_dir
+    pid = _detached_vllm(tmp_path, d, pids)
+    os.kill(pid, signal.SIGSTOP)  # alive, but it answers nothing
+    s = _vllm_server(tmp_path, d)
+    try:
+        s.start(timeout=40)
+        pids.append(s.pid)
+        assert s.reattached is None and s.pid != pid
+        assert wait_for(lambda: not reg.pid_alive(pid), 10)
+        assert sd.read(d)["pid"] == s.pid
+    finally:
+        s.stop()
