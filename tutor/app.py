@@ -96,8 +96,10 @@ class TutorApp(App[int]):
         self.run_worker(self._probe_gpu, thread=True, exit_on_error=False, group="probe")
         if self.kernel_detach_idle > 0:
             self._install_hangup()
-            if self._kernels is None:  # cull kernels detached too long ago even if no lesson gets opened
-                self.run_worker(self._cull_detached, thread=True, exit_on_error=False, group="probe")
+            # cull kernels (and a model server) detached too long ago even if no lesson gets opened (a new pool
+            # culls kernels itself, a starting model server culls the server)
+            kernels = self._kernels is None
+            self.run_worker(lambda: self._cull_detached(kernels), thread=True, exit_on_error=False, group="probe")
         # import the kernel machinery off the UI thread, so the first lesson opened does not pay for it
         self.run_worker(self._preload, thread=True, exit_on_error=False, group="probe")
         if os.environ.get("FM_TUTOR_MODEL_SERVER", "on").lower() not in ("off", "0", "no", "false"):
@@ -208,14 +210,15 @@ class TutorApp(App[int]):
                                        detach_idle=self.kernel_detach_idle)
         return self._kernels
 
-    def _cull_detached(self) -> None:
+    def _cull_detached(self, kernels: bool = True) -> None:
         from . import server_detach
         from .config import runtime_dir
         from .kernel import default_runtime_dir
         from .kernel.detach import cull
 
-        cull(default_runtime_dir(), self.kernel_detach_idle)
-        server_detach.cull(runtime_dir(), self.kernel_detach_idle)  # a server's start() culls too, if it starts
+        if kernels:
+            cull(default_runtime_dir(), self.kernel_detach_idle)
+        server_detach.cull(runtime_dir(), self.kernel_detach_idle)
 
     def _install_hangup(self) -> None:
         """On SIGHUP (the terminal went away) detach the lesson kernels and the model server, then exit (Textual
@@ -233,11 +236,31 @@ class TutorApp(App[int]):
         # first: nothing below may write to the gone terminal before the kernels and the server are safe
         self._release_model_server()
         self._stop_kernels()
+        if not self.is_headless:
+            self._after_hangup()
         try:
             self.store.flush()
         except Exception:
             pass
         self.exit(return_code=129)
+
+    @staticmethod
+    def _after_hangup() -> None:
+        """The terminal is gone: what Textual still writes while it shuts down goes to /dev/null (a write to the
+        hung-up terminal fails, kills Textual's writer thread and leaves its shutdown waiting on it for good), and
+        should the shutdown block anyway, the process exits after 15 s (kernels and server are safe by then)."""
+        import threading
+
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            for fd in (1, 2):
+                os.dup2(null, fd)
+            os.close(null)
+        except OSError:
+            pass
+        timer = threading.Timer(15.0, os._exit, args=(129,))
+        timer.daemon = True
+        timer.start()
 
     def detaching_on_exit(self) -> bool:
         """True while the app shuts down with detach_idle > 0: screens leave their kernels to on_unmount."""
