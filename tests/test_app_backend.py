@@ -2,6 +2,12 @@
 screen reports this machine."""
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+
 import pytest
 
 from progress import ProgressStore
@@ -10,6 +16,7 @@ from tutor.course import load_course
 from tutor.screens.doctor import DoctorScreen
 
 from .helpers import wait_for as _wait
+from .kernel.test_detach import wait_for
 from .helpers import widget_text
 
 
@@ -40,3 +47,77 @@ async def test_doctor_screen(fixture_course, tmp_path):
         text = widget_text(rep)
         assert "Recommended" in text or "GPU memory" in text
         assert "1,311,872 parameters" in text
+
+
+def _tmux(sock: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["tmux", "-L", sock, *args], capture_output=True, text=True, check=False)
+
+
+def _screen(sock: str, session: str, text: str, timeout: float) -> str:
+    """Wait until ``text`` is on the tmux pane (lines joined: a toast may wrap) -> the screen."""
+    end = time.monotonic() + timeout
+    screen = ""
+    while time.monotonic() < end:
+        screen = _tmux(sock, "capture-pane", "-p", "-t", session).stdout
+        if text in " ".join(ln.strip(" │▏▕|") for ln in screen.splitlines()):
+            return screen
+        time.sleep(0.3)
+    raise AssertionError(f"{text!r} never appeared; last screen:\n{screen}")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(420)
+@pytest.mark.skipif(not shutil.which("tmux"), reason="tmux is not installed")
+def test_model_server_survives_hangup_and_the_next_app_reattaches(fixture_course, tmp_path):
+    """The real app in a terminal (tmux) with the model server on and detach_idle > 0: the terminal goes away
+    (tmux kills the session: SIGHUP) -> the server keeps running, healthy, detached; the next fm-tutor adopts the
+    same process and says so."""
+    from tutor import server_detach as sd
+    from tutor.kernel import detach as reg
+    from tutor.server import current_endpoint
+
+    run = tmp_path / "run"
+    sock = "fmt-" + uuid.uuid4().hex[:8]  # a private tmux server
+    env = {"TERM": "xterm-256color", "FM_TUTOR_DATA_DIR": tmp_path / "data", "FM_TUTOR_CONTENT": fixture_course,
+           "FM_TUTOR_CONFIG": tmp_path / "config.toml", "FM_TUTOR_RUNTIME_DIR": run,
+           "XDG_RUNTIME_DIR": tmp_path / "xdg", "FM_TUTOR_DETACH_IDLE": "600", "FM_TUTOR_MODEL_SERVER": "on",
+           "FM_TUTOR_ENGINE": "transformers", "FM_TUTOR_SPARE_KERNEL": "0", "HF_HUB_OFFLINE": "1"}
+    (tmp_path / "xdg").mkdir(mode=0o700)
+    unset = " ".join(f"-u {k}" for k in ("FM_TUTOR_BASE_URL", "FM_TUTOR_API_KEY", "FM_TUTOR_MODEL",
+                                        "FM_TUTOR_ENGINE_SERVING", "COLUMNS", "LINES"))  # pytest's 80x24
+    cmd = f"env {unset} {' '.join(f'{k}={v}' for k, v in env.items())} {sys.executable} -m tutor"
+    pids = []
+    try:
+        _tmux(sock, "new-session", "-d", "-s", "one", "-x", "120", "-y", "30", cmd)
+        _screen(sock, "one", "model ready", 240)
+        e = sd.read(run)
+        pid, app_pid = e["pid"], e["owner"]
+        pids.append(pid)
+        assert e["detached_at"] is None and reg.pid_alive(app_pid)
+        _tmux(sock, "kill-session", "-t", "one")  # the terminal goes away: SIGHUP
+        assert wait_for(lambda: not reg.pid_alive(app_pid), 30), "the app did not exit on hang-up"
+        e = sd.read(run)
+        assert e["pid"] == pid and e["owner"] is None and e["detached_at"], e  # detached, not stopped
+        assert sd.alive(e)
+        ep = current_endpoint(run)  # healthy, and still published for the cells
+        assert ep is not None and ep.base_url == e["base_url"]
+
+        _tmux(sock, "new-session", "-d", "-s", "two", "-x", "120", "-y", "30", cmd)
+        screen = _screen(sock, "two", f"pid {pid}, detached", 60)
+        assert "Reattached to the model server" in " ".join(screen.split()), screen
+        _screen(sock, "two", "model ready", 60)
+        e = sd.read(run)
+        assert e["pid"] == pid and e["owner"] not in (None, app_pid)  # the new app holds the same server
+        _tmux(sock, "send-keys", "-t", "two", "q")  # quit: detached again
+        assert wait_for(lambda: not reg.pid_alive(e["owner"]), 30)
+        assert sd.read(run)["owner"] is None and sd.alive(sd.read(run))
+    finally:
+        _tmux(sock, "kill-server")  # an app still running detaches its server on the hang-up: wait for it
+        e = sd.read(run) or {}
+        wait_for(lambda: not reg.pid_alive(e.get("owner")), 30)
+        stopped = sd.stop(run)
+        for p in {*pids, e.get("pid")}:  # whatever a failure left behind
+            if p and reg.pid_alive(p):
+                reg.kill_pid(p)
+    assert stopped and stopped["pid"] == pid and not reg.pid_alive(pid)
+

@@ -61,7 +61,7 @@ class TutorApp(App[int]):
         self._kernels = None  # tutor.kernel.KernelPool, created when the first lesson opens
         self.gpu_available = False  # learned in the background from nvidia-smi (never by importing torch)
         self.kernel_keep_alive = float(self.config.kernel.keep_alive)
-        self.kernel_detach_idle = float(self.config.kernel.detach_idle)  # 0: kernels stop with the app
+        self.kernel_detach_idle = float(self.config.kernel.detach_idle)  # 0: kernels and model server stop with the app
         self.kernel_host = self.config.kernel.host.strip() or None  # kernels (and the model) run there, over SSH
         if self.kernel_host:  # remote kernels stop with the app (the agent ends them when the connection drops)
             self.kernel_detach_idle = 0.0
@@ -100,8 +100,10 @@ class TutorApp(App[int]):
         self.run_worker(self._probe_gpu, thread=True, exit_on_error=False, group="probe")
         if self.kernel_detach_idle > 0:
             self._install_hangup()
-            if self._kernels is None:  # cull kernels detached too long ago even if no lesson gets opened
-                self.run_worker(self._cull_detached, thread=True, exit_on_error=False, group="probe")
+            # cull kernels (and a model server) detached too long ago even if no lesson gets opened (a new pool
+            # culls kernels itself, a starting model server culls the server)
+            kernels = self._kernels is None
+            self.run_worker(lambda: self._cull_detached(kernels), thread=True, exit_on_error=False, group="probe")
         # import the kernel machinery off the UI thread, so the first lesson opened does not pay for it
         self.run_worker(self._preload, thread=True, exit_on_error=False, group="probe")
         if self.kernel_host:  # no local server: the remote kernels start one there on first use (tutor.runtime)
@@ -117,12 +119,30 @@ class TutorApp(App[int]):
         if self.model_server is not None:
             return
         try:
-            self.model_server = ModelServer(self.config, on_state=self._server_state)
+            # detach_idle > 0: the server outlives the app (exit, hang-up) and the next app adopts it
+            self.model_server = ModelServer(self.config, on_state=self._server_state,
+                                            detach_idle=self.kernel_detach_idle)
             self.model_server.start(wait=False)
         except (ServerError, LookupError, OSError) as e:
             self.model_status = f"model: failed ({e})"
             self.notify(f"The model server could not start: {e}", severity="error", timeout=15)
             self._refresh_status()
+            return
+        message = self.model_server.reattached_message()
+        if message:
+            self.notify(message, timeout=10)
+
+    def _release_model_server(self) -> None:
+        """Detach the model server (detach_idle > 0: it keeps running for the next app) or stop it."""
+        if self.model_server is None:
+            return
+        try:
+            if self.kernel_detach_idle > 0:
+                self.model_server.detach()
+            else:
+                self.model_server.stop()
+        except Exception:  # its atexit hook stops it
+            pass
 
     def _server_state(self, st) -> None:  # on the server's monitor thread
         engine = st.engine or "?"
@@ -202,14 +222,19 @@ class TutorApp(App[int]):
                                        remote=RemoteHost.from_config(self.config) if self.kernel_host else None)
         return self._kernels
 
-    def _cull_detached(self) -> None:
+    def _cull_detached(self, kernels: bool = True) -> None:
+        from . import server_detach
+        from .config import runtime_dir
         from .kernel import default_runtime_dir
         from .kernel.detach import cull
 
-        cull(default_runtime_dir(), self.kernel_detach_idle)
+        if kernels:
+            cull(default_runtime_dir(), self.kernel_detach_idle)
+        server_detach.cull(runtime_dir(), self.kernel_detach_idle)
 
     def _install_hangup(self) -> None:
-        """On SIGHUP (the terminal went away) detach the lesson kernels, then exit (Textual leaves SIGHUP alone)."""
+        """On SIGHUP (the terminal went away) detach the lesson kernels and the model server, then exit (Textual
+        leaves SIGHUP alone)."""
         import asyncio
         import signal
 
@@ -220,12 +245,34 @@ class TutorApp(App[int]):
             pass
 
     def _hangup(self) -> None:
-        self._stop_kernels()  # first: nothing below may write to the gone terminal before the kernels are safe
+        # first: nothing below may write to the gone terminal before the kernels and the server are safe
+        self._release_model_server()
+        self._stop_kernels()
+        if not self.is_headless:
+            self._after_hangup()
         try:
             self.store.flush()
         except Exception:
             pass
         self.exit(return_code=129)
+
+    @staticmethod
+    def _after_hangup() -> None:
+        """The terminal is gone: what Textual still writes while it shuts down goes to /dev/null (a write to the
+        hung-up terminal fails, kills Textual's writer thread and leaves its shutdown waiting on it for good), and
+        should the shutdown block anyway, the process exits after 15 s (kernels and server are safe by then)."""
+        import threading
+
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            for fd in (1, 2):
+                os.dup2(null, fd)
+            os.close(null)
+        except OSError:
+            pass
+        timer = threading.Timer(15.0, os._exit, args=(129,))
+        timer.daemon = True
+        timer.start()
 
     def detaching_on_exit(self) -> bool:
         """True while the app shuts down with detach_idle > 0: screens leave their kernels to on_unmount."""
@@ -251,11 +298,7 @@ class TutorApp(App[int]):
             self.notify(f"The kernel of lesson {lesson_id} died.", severity="error")
 
     def on_unmount(self) -> None:
-        if self.model_server is not None:
-            try:
-                self.model_server.stop()
-            except Exception:  # its atexit hook tries again
-                pass
+        self._release_model_server()
         self._stop_kernels()
         if self._hangup_installed:
             import asyncio

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 COMMANDS = ("run-cells", "export", "kernels")
@@ -46,14 +47,18 @@ def add_commands(sub) -> None:
 
 
 def _add_kernels(sub) -> None:
-    p = sub.add_parser("kernels", help="list (or stop) the lesson kernels left running detached",
-                       description="On exit or hang-up the lesson kernels keep running detached for kernel.detach_idle "
-                       "seconds (FM_TUTOR_DETACH_IDLE; 0 = they stop with the app) and the next fm-tutor reattaches to "
-                       "them. Without arguments: list them (lesson, pid, age, idle time). "
-                       "`fm-tutor kernels stop LESSON...` or `--all` stops them.")
+    p = sub.add_parser("kernels", help="list (or stop) the lesson kernels and the model server left running detached",
+                       description="On exit or hang-up the lesson kernels and the model server keep running detached "
+                       "for kernel.detach_idle seconds (FM_TUTOR_DETACH_IDLE; 0 = they stop with the app) and the next "
+                       "fm-tutor reattaches to them; after that they are stopped by the next fm-tutor or `fm-tutor "
+                       "kernels` (the model server also by a watcher process of its own). Without arguments: list them (kernels: lesson, pid, age, idle time; the model "
+                       "server: engine, model, pid, port, age, idle time). `fm-tutor kernels stop LESSON...` stops "
+                       "those kernels, `--server` the model server, `--all` everything detached. What a running "
+                       "fm-tutor holds is listed as in use and never stopped.")
     p.add_argument("action", nargs="?", choices=["list", "stop"], default="list")
     p.add_argument("lessons", nargs="*", metavar="LESSON", help="lesson ids to stop")
-    p.add_argument("--all", action="store_true", help="stop every detached kernel")
+    p.add_argument("--all", action="store_true", help="stop every detached kernel and the detached model server")
+    p.add_argument("--server", action="store_true", help="stop the detached model server")
     p.add_argument("--runtime-dir", metavar="DIR", help=argparse.SUPPRESS)
 
 
@@ -81,27 +86,88 @@ def _duration(s: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
+def _server_name(e: dict) -> str:
+    return f"{e.get('engine')}, {Path(str(e.get('model'))).name}, pid {e.get('pid')}"
+
+
+def _server_dir() -> Path | None:
+    """The model server's runtime dir (FM_TUTOR_RUNTIME_DIR or the default), None if it cannot be made."""
+    from .config import ConfigError, runtime_dir
+
+    try:
+        return runtime_dir()
+    except ConfigError:
+        return None
+
+
+def _cull(base: Path, run_dir: Path | None) -> None:
+    """Stop the kernels and the model server detached longer than kernel.detach_idle (as the next fm-tutor
+    would), and say so."""
+    from . import server_detach as sd
+    from .config import ConfigError, load_config
+    from .kernel import detach as reg
+
+    try:
+        idle = float(load_config().kernel.detach_idle)
+    except ConfigError:
+        return
+    if idle <= 0:
+        return
+    for lesson in reg.cull(base, idle) if base.is_dir() else []:
+        print(f"stopped lesson {lesson}'s kernel: detached longer than kernel.detach_idle ({idle:.0f} s)")
+    e = sd.cull(run_dir, idle) if run_dir else None
+    if e:
+        print(f"stopped the model server ({_server_name(e)}): idle {_duration(time.time() - e['detached_at'])} "
+              f"(kernel.detach_idle is {idle:.0f} s)")
+
+
+def _list_server(run_dir: Path | None) -> None:
+    from . import server_detach as sd
+
+    r = sd.listing(run_dir) if run_dir else None
+    if r is None:
+        return
+    print(f"{'model server':<14} {'engine':<12} {'model':<24} {'pid':>8} {'port':>6} {'age':>8} {'idle':>8}")
+    state = "  (in use by a running fm-tutor)" if r["in_use"] else "" if r["alive"] else "  (gone)"
+    print(f"{'':<14} {r.get('engine')!s:<12} {Path(str(r.get('model'))).name:<24} {r.get('pid')!s:>8} "
+          f"{r.get('port')!s:>6} {_duration(r['age']):>8} {_duration(r['idle']):>8}{state}")
+
+
 def _kernels(args) -> int:
+    from . import server_detach as sd
     from .kernel import default_runtime_dir
     from .kernel import detach as reg
 
     base = Path(args.runtime_dir) if args.runtime_dir else default_runtime_dir()
+    server_dir = _server_dir()
     if args.action == "list":
-        if args.lessons or args.all:
-            print("fm-tutor kernels: LESSON and --all go with `stop`", file=sys.stderr)
+        if args.lessons or args.all or args.server:
+            print("fm-tutor kernels: LESSON, --all and --server go with `stop`", file=sys.stderr)
             return 2
+        _cull(base, server_dir)
         rows = reg.listing(base) if base.is_dir() else []
         if not rows:
             print("no detached kernels")
-            return 0
-        print(f"{'lesson':<24} {'pid':>8} {'age':>8} {'idle':>8}")
+        else:
+            print(f"{'lesson':<24} {'pid':>8} {'age':>8} {'idle':>8}")
         for r in rows:
             state = "  (in use by a running fm-tutor)" if r["in_use"] else "" if r["alive"] else "  (gone)"
             print(f"{r['lesson']:<24} {r['pid']:>8} {_duration(r['age']):>8} {_duration(r['idle']):>8}{state}")
+        _list_server(server_dir)
         return 0
-    if not args.all and not args.lessons:
-        print("fm-tutor kernels stop: name a LESSON or give --all", file=sys.stderr)
+    if not args.all and not args.lessons and not args.server:
+        print("fm-tutor kernels stop: name a LESSON or give --server or --all", file=sys.stderr)
         return 2
+    if args.all or args.server:
+        e = sd.stop(server_dir) if server_dir else None
+        if e:
+            print(f"stopped the model server ({_server_name(e)})")
+        elif args.server and not args.all:
+            held = sd.listing(server_dir) if server_dir else None
+            print("the model server is in use by a running fm-tutor" if held and held["in_use"]
+                  else "no detached model server was running")
+        if not args.all and not args.lessons:
+            return 0
     if not base.is_dir():
         print("no detached kernels")
         return 0

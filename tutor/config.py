@@ -14,8 +14,8 @@ Precedence: default < file < env var. This module runs in the TUI process: no to
     [gpu.lora_modules]           # name = "adapter dir" (vLLM --lora-modules)
     [kernel]
     keep_alive = 0               # seconds an idle lesson kernel stays alive after leaving the lesson
-    detach_idle = 1800           # on exit or hang-up, kernels keep running detached this long (s) for the next
-                                 # fm-tutor to reattach to; 0 = kernels stop with the app
+    detach_idle = 1800           # on exit or hang-up, kernels and the model server keep running detached this
+                                 # long (s) for the next fm-tutor to reattach to; 0 = they stop with the app
     max_lines = 500              # output cap per cell
     host = ""                    # [user@]host: run the lesson kernels (and the model) there over SSH; "" = here
     remote_command = "fm-tutor"  # how to run fm-tutor on that host (non-interactive shell), e.g. "~/venv/bin/fm-tutor"

@@ -6,6 +6,10 @@ output to a log file, waits for /health while reporting progress, restarts it wh
 backoff), holds a lock file per GPU so two engines never start on one GPU at once, stops it on exit, and publishes
 the endpoint as a JSON file in the runtime dir and as FM_TUTOR_BASE_URL / FM_TUTOR_API_KEY / FM_TUTOR_MODEL.
 
+With ``detach_idle > 0`` the engine can outlive the manager: ``detach()`` (the app's exit or hang-up) leaves it
+running, registered in the runtime dir (:mod:`tutor.server_detach`), and the next ``start()`` with the same engine,
+model and settings adopts it (``reattached`` says so) instead of starting another; idle ones are culled.
+
 State callbacks are plain callables taking a `ServerStatus`; they run on the manager's monitor thread (the TUI
 marshals them onto its own loop).
 
@@ -265,6 +269,18 @@ class GpuLock:
             f.flush()
             self._files.append(f)
 
+    def fds(self) -> list[int]:
+        """The lock files' descriptors: an engine spawned with them (pass_fds) shares the locks, and holds them
+        after this process lets go of its own copies (:meth:`abandon`)."""
+        return [f.fileno() for f in self._files]
+
+    def abandon(self) -> None:
+        """Close this process's copies without unlocking: the engine that inherited them keeps the GPUs locked
+        until it exits (a detached server)."""
+        for f in self._files:
+            f.close()
+        self._files = []
+
     def release(self) -> None:
         import fcntl
 
@@ -301,13 +317,53 @@ def _preexec_die_with_parent() -> None:  # pragma: no cover - runs in the child
         _LIBC.prctl(1, signal.SIGTERM)
 
 
+class _Adopted:
+    """The engine process of a server a previous app detached: not this process's child, so it is watched by pid
+    and start time (the same interface as the subprocess.Popen the manager uses otherwise)."""
+
+    def __init__(self, pid: int, start: str | None):
+        self.pid = pid
+        self._start = start
+        self.returncode: int | str | None = None
+
+    def poll(self):
+        from .kernel.detach import pid_alive
+
+        if self.returncode is None and not pid_alive(self.pid, start=self._start):
+            self.returncode = "?"  # its exit status went to its parent
+        return self.returncode
+
+    def wait(self, timeout: float | None = None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout or 0)
+            time.sleep(0.05)
+        return self.returncode
+
+
+def _exited(rc) -> str:
+    return f"the engine exited with code {rc}" if isinstance(rc, int) else "the engine exited"
+
+
+def _ago(seconds: float) -> str:
+    m = max(0, int(seconds)) // 60
+    return f"{max(0, int(seconds))} s" if m == 0 else f"{m} min" if m < 60 else f"{m // 60} h {m % 60} min"
+
+
 class ModelServer:
     """Start, watch and stop one local OpenAI-compatible model server.
 
     server = ModelServer(on_state=print)
     endpoint = server.start()          # blocks until ready (or raises ServerError); start(wait=False) returns at once
     ...
-    server.stop()
+    server.stop()                      # or server.detach(): leave it running for the next ModelServer (detach_idle > 0)
+
+    With ``detach_idle > 0`` the engine is spawned so that it can outlive this process (its own session, no
+    parent-death signal; it inherits the GPU locks) and is claimed in the runtime dir's registry; ``start()``
+    first looks there and adopts a live server with the same engine, model and command line (``reattached`` is
+    then set) -- whatever ``detach_idle`` is; a mismatched one, or one detached longer than ``detach_idle``, is
+    stopped. With ``detach_idle == 0`` (the default) the engine dies with this process.
     """
 
     def __init__(self, config: Config | None = None, *, on_state: Callable[[ServerStatus], None] | None = None,
@@ -315,8 +371,15 @@ class ModelServer:
                  run_dir: Path | None = None, max_restarts: int = 3, backoff: float = 1.0,
                  startup_timeout: float | None = None, poll_interval: float = 0.5,
                  cuda_probe: Callable[[], list] = nvidia_smi_gpus, vllm_probe: Callable[[], bool] = vllm_importable,
-                 publish_env: bool = True, extra_args: list[str] | None = None):
+                 publish_env: bool = True, extra_args: list[str] | None = None, detach_idle: float = 0.0):
         self.config = config or load_config()
+        self.detach_idle = float(detach_idle or 0.0)
+        self._detachable = False  # this start's engine may outlive us (detach_idle > 0, no other app's server here)
+        self._gpu_indices: list[int] = []
+        self._started_at = 0.0  # wall clock, for the registry
+        self._quiet = False  # no state callbacks (detach() runs while the app's loop waits for it)
+        # set by start() when it adopted a detached server: pid, engine, model, detached_at (time.time())
+        self.reattached: dict | None = None
         self.extra_args = list(extra_args or [])  # appended to the engine's argv (e.g. --continuous-batching)
         self.requested_engine = engine or self.config.engine
         self.model_name = model or self.config.model
@@ -376,7 +439,7 @@ class ModelServer:
             s.endpoint = self.endpoint if state == State.READY else None
             snap = ServerStatus(s.state, s.elapsed, self.last_log_line(), s.reason, s.engine, s.restarts, s.pid,
                                 s.endpoint)
-        for cb in list(self._listeners):
+        for cb in [] if self._quiet else list(self._listeners):
             try:
                 cb(snap)
             except Exception:  # a listener's bug must not kill the watchdog
@@ -414,6 +477,8 @@ class ModelServer:
             self._done_evt.clear()
             self._status = ServerStatus(State.STOPPED)
             self._t0 = time.monotonic()
+            self._quiet = False
+            self.reattached = None
         try:
             model = resolve_model(self.model_name)
             self.engine, self.engine_reason = select_engine(self.requested_engine, cuda_probe=self.cuda_probe,
@@ -423,14 +488,23 @@ class ModelServer:
             self._set(State.FAILED, str(e))
             self._done_evt.set()
             raise ServerError(str(e)) from None
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.log_path.write_text("", encoding="utf-8")  # a fresh log per start (restarts append to it)
         if self.startup_timeout is None:
             self.startup_timeout = 600.0 if self.engine == "vllm" else 180.0
+        n = self.config.gpu.tensor_parallel_size if self.engine == "vllm" else 1
+        self._gpu_indices = [g.index for g in gpus[:n]] if gpus else []
+        served = self.model_name if self.engine == "vllm" else str(model.path)
+        if not self._atexit:
+            atexit.register(self.stop)
+            self._atexit = True
+        if self._adopt(model, served, gpus):
+            self._monitor = threading.Thread(target=self._watch, name="fm-tutor-model-server", daemon=True)
+            self._monitor.start()
+            return self.wait_ready(timeout) if wait else self.endpoint
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_path.write_text("", encoding="utf-8")  # a fresh log per start (restarts append to it)
         self._set(State.STARTING)
         if gpus:
-            n = self.config.gpu.tensor_parallel_size if self.engine == "vllm" else 1
-            self._gpu_lock = GpuLock([g.index for g in gpus[:n]], self.run_dir)
+            self._gpu_lock = GpuLock(self._gpu_indices, self.run_dir)
             try:
                 self._gpu_lock.acquire(timeout=self.startup_timeout, on_wait=lambda m: None)
             except ServerError as e:
@@ -440,14 +514,10 @@ class ModelServer:
                 raise
         port = free_port()
         api_key = "fmt-" + secrets.token_hex(16)
-        served = self.model_name if self.engine == "vllm" else str(model.path)
         self._argv = build_command(self.engine, model, host="127.0.0.1", port=port, api_key=api_key,
                                    cfg=self.config, served_name=served, gpus=gpus) + self.extra_args
         self.endpoint = Endpoint(f"http://127.0.0.1:{port}/v1", api_key, served, self.engine,
                                  log_path=str(self.log_path))
-        if not self._atexit:
-            atexit.register(self.stop)
-            self._atexit = True
         try:
             self._spawn()
         except OSError as e:
@@ -460,6 +530,64 @@ class ModelServer:
         if wait:
             return self.wait_ready(timeout)
         return self.endpoint
+
+    def _adopt(self, model: ResolvedModel, served: str, gpus: list[GpuInfo]) -> bool:
+        """Take over a live server a previous app detached, if it runs this engine, model and command line and
+        answers /health -> True (state STARTING; the monitor finds it ready at once). Decides ``_detachable``."""
+        from . import server_detach as sd
+
+        def matches(e: dict) -> bool:
+            if e.get("engine") != self.engine or e.get("model") != self.model_name or e.get("served") != served:
+                return False
+            try:
+                argv = build_command(self.engine, model, host="127.0.0.1", port=int(e["port"]), api_key=e["api_key"],
+                                     cfg=self.config, served_name=served, gpus=gpus) + self.extra_args
+            except (KeyError, TypeError, ValueError, ServerError):
+                return False
+            return argv == e.get("argv")
+
+        try:
+            outcome, entry = sd.take(self.run_dir, matches, self.detach_idle)
+        except OSError:  # an unwritable runtime dir: no registry, nothing outlives us
+            outcome, entry = "busy", None
+        # another running app's server is registered here: ours dies with us, as with detach_idle == 0
+        self._detachable = self.detach_idle > 0 and outcome != "busy"
+        if outcome != "adopt" or entry is None:
+            return False
+        self.endpoint = Endpoint(entry["base_url"], entry["api_key"], served, self.engine, pid=entry["pid"],
+                                 log_path=entry.get("log_path"))
+        if not self._healthy():
+            sd.drop(self.run_dir, entry)
+            self.endpoint = None
+            return False
+        self._proc = _Adopted(entry["pid"], entry.get("proc_start"))
+        self._argv = list(entry["argv"])
+        if entry.get("log_path"):
+            self.log_path = Path(entry["log_path"])
+        self._started_at = float(entry.get("started_at") or time.time())
+        self.reattached = {"pid": entry["pid"], "engine": self.engine, "model": self.model_name,
+                           "detached_at": float(entry.get("detached_at") or time.time())}
+        self._set(State.STARTING, f"reattached to the detached server (pid {entry['pid']})")
+        return True
+
+    def reattached_message(self) -> str | None:
+        """"Reattached to the model server (fm-tiny, transformers, pid N, detached 3 min ago)", or None."""
+        r = self.reattached
+        if not r:
+            return None
+        return (f"Reattached to the model server ({Path(str(r['model'])).name}, {r['engine']}, pid {r['pid']}, "
+                f"detached {_ago(time.time() - r['detached_at'])} ago)")
+
+    def _registry_entry(self) -> dict:
+        from .kernel.detach import proc_start
+
+        assert self._proc is not None and self.endpoint is not None
+        return {"pid": self._proc.pid, "proc_start": proc_start(self._proc.pid),
+                "port": int(self.endpoint.base_url.rsplit(":", 1)[1].split("/", 1)[0]),
+                "base_url": self.endpoint.base_url, "api_key": self.endpoint.api_key, "model": self.model_name,
+                "served": self.endpoint.model, "engine": self.engine, "argv": self._argv,
+                "log_path": str(self.log_path), "gpus": self._gpu_indices, "started_at": self._started_at,
+                "detached_at": None, "owner": os.getpid()}
 
     def wait_ready(self, timeout: float | None = None) -> Endpoint:
         """Block until the server is ready (also across a restart); ServerError when it failed or stopped."""
@@ -487,17 +615,36 @@ class ModelServer:
                     "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"})
         for k in (ENV_BASE_URL, ENV_API_KEY, ENV_ENGINE):
             env.pop(k, None)
+        if self._gpu_indices and self._gpu_lock is None:  # a restart after the adopted server died
+            lock = GpuLock(self._gpu_indices, self.run_dir)
+            lock.acquire(timeout=self.startup_timeout or 60.0)  # ServerError: another engine took the GPU
+            self._gpu_lock = lock
         if self._log_file:
             self._log_file.close()
         self._log_file = open(self.log_path, "ab")
         self._log_file.write(f"$ {' '.join(self._argv)}\n".encode())
         self._log_file.flush()
+        old_pid = self.pid
+        # A detachable engine may outlive us: its own session (as always), no parent-death signal, and it
+        # inherits the GPU locks so that it keeps its GPUs after we are gone.
+        die_with_us = not self._detachable and _load_libc()
         self._proc = subprocess.Popen(
             self._argv, stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT, env=env,
-            start_new_session=True, preexec_fn=_preexec_die_with_parent if _load_libc() else None,  # noqa: PLW1509
+            start_new_session=True, preexec_fn=_preexec_die_with_parent if die_with_us else None,  # noqa: PLW1509
+            pass_fds=tuple(self._gpu_lock.fds()) if self._detachable and self._gpu_lock else (),
         )
         assert self.endpoint is not None
         self.endpoint.pid = self._proc.pid
+        from . import server_detach as sd
+
+        if self._detachable:
+            self._started_at = time.time()
+            try:
+                self._detachable = sd.claim(self.run_dir, self._registry_entry())
+            except OSError:
+                self._detachable = False
+        elif old_pid is not None:
+            sd.release(self.run_dir, old_pid)  # an adopted server died; its successor dies with us
 
     def _healthy(self) -> bool:
         assert self.endpoint is not None
@@ -520,7 +667,7 @@ class ModelServer:
             if rc is not None:
                 tail = self.log_tail(8).strip().splitlines()
                 why = next((ln for ln in reversed(tail) if "Error" in ln or "error" in ln), tail[-1] if tail else "")
-                return f"the engine exited with code {rc} while starting: {why.strip()}"
+                return f"{_exited(rc)} while starting: {why.strip()}"
             if self._healthy():
                 return None
             if time.monotonic() - t0 > (self.startup_timeout or 180):
@@ -538,11 +685,13 @@ class ModelServer:
         if self.publish_env:
             os.environ.update(self.endpoint.env())
 
-    def _unpublish(self) -> None:
+    def _unpublish(self, file: bool = True) -> None:
+        """Withdraw the endpoint: the file (unless ``file`` is False: a detached server stays published there) and
+        the environment variables."""
         try:
             p = self.run_dir / ENDPOINT_FILE
             ep = Endpoint.read(p)
-            if ep is None or (self.endpoint and ep.base_url == self.endpoint.base_url):
+            if file and (ep is None or (self.endpoint and ep.base_url == self.endpoint.base_url)):
                 p.unlink(missing_ok=True)
         except OSError:
             pass
@@ -586,7 +735,7 @@ class ModelServer:
             self._t0 = time.monotonic()
             try:
                 self._spawn()
-            except OSError as e:
+            except (OSError, ServerError) as e:
                 self._fail(f"could not restart the engine: {e}")
                 return
 
@@ -598,7 +747,7 @@ class ModelServer:
                 return "stopped"
             rc = proc.poll()
             if rc is not None:
-                return f"the engine exited with code {rc}"
+                return _exited(rc)
             if fails or int(time.monotonic() * 2) % 10 == 0:  # a health check every ~5 s, faster once one fails
                 fails = 0 if self._healthy() else fails + 1
                 if fails >= 6:
@@ -606,6 +755,7 @@ class ModelServer:
         return "stopped"
 
     def _fail(self, reason: str) -> None:
+        self._forget()
         self._unpublish()
         self._release_gpus()
         self._set(State.FAILED, f"{reason} (log: {self.log_path})")
@@ -646,6 +796,7 @@ class ModelServer:
         if mon and mon is not threading.current_thread():
             mon.join(timeout=5)
         self._kill()
+        self._forget()
         self._proc = None
         if self._log_file:
             self._log_file.close()
@@ -655,6 +806,63 @@ class ModelServer:
         if self._status.state != State.STOPPED:
             self._set(State.STOPPED)
         self._done_evt.set()
+
+    def _forget(self) -> None:
+        """Drop this server's registry entry (it is stopped, or it failed)."""
+        if self._proc is not None:
+            from . import server_detach as sd
+
+            try:
+                sd.release(self.run_dir, self._proc.pid)
+            except OSError:
+                pass
+
+    def detach(self) -> bool:
+        """Let go of a ready server without stopping it (``detach_idle > 0``): it keeps running, recorded in the
+        runtime dir's registry for the next ``start()``, its endpoint file still published, its GPUs still locked.
+        Anything else (not detachable, not ready) is stopped. -> True if the server was detached. Safe to call
+        twice, and ``stop()`` afterwards leaves the detached server alone."""
+        from . import server_detach as sd
+
+        with self._lock:
+            proc = self._proc
+            ok = (self._detachable and self._status.state == State.READY and proc is not None
+                  and proc.poll() is None)
+            if ok:
+                self._quiet = True  # the app's loop may be blocked in this call: no callbacks into it
+        if not ok:
+            self.stop()
+            return False
+        self._stop_evt.set()
+        mon = self._monitor
+        if mon and mon is not threading.current_thread():
+            mon.join(timeout=5)
+        try:
+            detached_at = sd.detach(self.run_dir, proc.pid)
+        except OSError:
+            detached_at = None
+        if detached_at is None:  # not ours in the registry (it cannot be found again): stop it
+            self._quiet = False
+            self.stop()
+            return False
+        try:  # stops it after detach_idle even if no fm-tutor runs again
+            sd.spawn_reaper(self.run_dir, proc.pid, detached_at, self.detach_idle)
+        except OSError:
+            pass
+        if self._log_file:  # the engine keeps its own descriptor of the log
+            self._log_file.close()
+            self._log_file = None
+        if self._gpu_lock:
+            self._gpu_lock.abandon()
+            self._gpu_lock = None
+        self._unpublish(file=False)  # the endpoint file stays for cells and the next app
+        self._proc = None
+        self.endpoint = None
+        with self._lock:
+            self._status.state = State.STOPPED
+            self._status.reason = "detached"
+        self._done_evt.set()
+        return True
 
     def __enter__(self) -> ModelServer:
         self.start()

@@ -34,37 +34,51 @@ def code_hash(code: str) -> str:
 
 
 @contextlib.contextmanager
-def locked(base: Path):
-    """Hold the registry lock; yields (entries, save) where save(entries) writes the registry atomically."""
+def locked(base: Path, registry: str = REGISTRY, lock: str = LOCK):
+    """Hold the registry lock; yields (entries, save) where save(entries) writes the registry atomically.
+    ``registry``/``lock`` name another registry in ``base`` (the model server's: tutor.server_detach)."""
     import fcntl
 
     base = Path(base)
     base.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(base / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(base / lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
 
         def save(entries: dict) -> None:
-            tmp = base / f".{REGISTRY}.{os.getpid()}"
+            tmp = base / f".{registry}.{os.getpid()}"
             with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as f:
                 json.dump(entries, f, indent=1)
-            os.replace(tmp, base / REGISTRY)
+            os.replace(tmp, base / registry)
 
-        yield read(base), save
+        yield read(base, registry), save
     finally:
         os.close(fd)  # releases the flock
 
 
-def read(base: Path) -> dict:
+def read(base: Path, registry: str = REGISTRY) -> dict:
     try:
-        data = json.loads((Path(base) / REGISTRY).read_text(encoding="utf-8"))
+        data = json.loads((Path(base) / registry).read_text(encoding="utf-8"))
         return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}
 
 
-def pid_alive(pid: int | None, connection_file: str | None = None) -> bool:
-    """True if ``pid`` runs (not a zombie) and, where /proc tells, is the kernel of ``connection_file``."""
+def proc_start(pid: int | None) -> str | None:
+    """The start time of ``pid`` in clock ticks since boot (/proc/PID/stat field 22): with the pid, it names one
+    process for good (a pid can be reused, a pid and start time cannot). None where /proc does not tell."""
+    if not pid:
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rindex(")") + 2:].split()[19]  # fields after "(comm)": state is field 3
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def pid_alive(pid: int | None, connection_file: str | None = None, start: str | None = None) -> bool:
+    """True if ``pid`` runs (not a zombie) and, where /proc tells, is the kernel of ``connection_file`` (its command
+    line names it) and the process that started at ``start`` (:func:`proc_start`)."""
     if not pid:
         return False
     try:  # our own child (a kernel detached and reattached in one process): reap it if it has exited
@@ -85,13 +99,16 @@ def pid_alive(pid: int | None, connection_file: str | None = None) -> bool:
                 return False
             if connection_file and connection_file.encode() not in (proc / "cmdline").read_bytes():
                 return False
+            if start and proc_start(pid) not in (start, None):
+                return False
         except OSError:
             pass
     return True
 
 
 def kill_pid(pid: int, grace: float = 2.0) -> None:
-    """SIGTERM the kernel's process group (its own session), then SIGKILL after ``grace`` seconds."""
+    """SIGTERM the process group of ``pid`` when it leads one (a kernel or a model server: their own session),
+    else the process, then SIGKILL after ``grace`` seconds."""
     def send(sig):
         try:
             if os.getpgid(pid) == pid:
