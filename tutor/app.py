@@ -338,12 +338,20 @@ class TutorApp(App[int]):
             self.install_screen(reader, self._reader_name())
             self.push_screen(reader)
             return
-        reader.load(lesson, step_id)  # first, so that showing the screen lays it out once, with the step in it
-        if reader in self.screen_stack:  # under a help screen, the palette, a modal: go back down to it
-            while self.screen is not reader and len(self.screen_stack) > 1:
-                self.pop_screen()
-        else:
-            self.push_screen(reader)
+        # The step is mounted while the reader is still off screen, and the screen is shown once it is in: one
+        # layout and one paint, with the step in it (showing it first would paint the old page, then this one).
+        mounted = reader.load(lesson, step_id)
+
+        async def show() -> None:
+            if mounted is not None:
+                await mounted
+            if reader in self.screen_stack:  # under a help screen, the palette, a modal: go back down to it
+                while self.screen is not reader and len(self.screen_stack) > 1:
+                    self.pop_screen()
+            else:
+                self.push_screen(reader)
+
+        self.call_next(show)
 
     # One reader screen for the app's lifetime: building a screen's frame (top bar, table of steps, key bar) costs
     # more than the step itself, so it is composed once, while the learner is on the home screen, and reused.

@@ -27,6 +27,7 @@ from tutor.course.model import Cell
 from tutor.kernel.outputs import OutputBuffer
 
 from .output_view import OutputView
+from .rendered import RenderedBlock
 
 CELL_STATES = ("idle", "queued", "running", "ok", "error", "timeout", "died", "interrupted", "skipped")
 EDIT_DEBOUNCE = 0.3
@@ -62,7 +63,7 @@ class _CellTextArea(TextArea):
         await super()._on_key(event)
 
 
-class _CodeView(Static):
+class _CodeView(RenderedBlock):
     """The cell's code, read-only and highlighted (Pygments through Rich, ANSI colours: fine in 16 colours).
 
     A TextArea costs tens of milliseconds to build (tree-sitter document and highlight queries); most cells are

@@ -15,13 +15,14 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from tutor.course.model import Cell, Prose, Quiz, Step
+from widgets.rendered import RenderedBlock
 from tutor.course.parser import split_prose
 
 WidgetFactory = Callable[[object], Widget]
 
 
-class ProseBlock(Static):
-    """A block of lesson prose."""
+class ProseBlock(RenderedBlock):
+    """A block of lesson prose (rendered once per width; see widgets.rendered)."""
 
     DEFAULT_CSS = """
     ProseBlock { height: auto; padding: 0 1; margin: 0 0 1 0; }
@@ -47,10 +48,11 @@ class StepView(Vertical):
         total: int,
         cell_factory: WidgetFactory,
         quiz_factory: WidgetFactory,
-        on_painted: Callable[[], None] | None = None,
+        on_ready: Callable[[StepView], None] | None = None,
         **kw,
     ) -> None:
-        """``on_painted`` is called once the step's first screenful is composed and painted."""
+        """``on_ready(view)`` is called once the step's first screenful is composed (mounted, not yet painted);
+        the owner then calls :meth:`mount_rest` after the paint. Without it the view does that itself."""
         super().__init__(**kw)
         self.step = step
         self.number = number
@@ -59,7 +61,7 @@ class StepView(Vertical):
         self.quiz_factory = quiz_factory
         self._split = 0
         self.blocks: list = []  # prose pieces (str), cells and quizzes, in order; set in compose
-        self.on_painted = on_painted
+        self.on_ready = on_ready
 
     def _pieces(self) -> list:
         """The step's blocks, with long prose split into pieces of whole paragraphs/lists/tables."""
@@ -110,12 +112,13 @@ class StepView(Vertical):
                 yield w
 
     def on_mount(self) -> None:  # the composed children are mounted by now
-        if self.on_painted is not None:
-            self.call_after_refresh(self.on_painted)
-        if self._split < len(self.blocks):
-            self.call_after_refresh(self._mount_rest)
+        if self.on_ready is not None:
+            self.on_ready(self)  # the owner paints, then calls mount_rest()
+        elif self._split < len(self.blocks):
+            self.call_after_refresh(self.mount_rest)
 
-    def _mount_rest(self) -> None:
+    def mount_rest(self) -> None:
+        """Mount the blocks after the first screenful (call once the first screenful has been painted)."""
         rest = [w for w in (self._widget(b) for b in self.blocks[self._split:]) if w is not None]
         self._split = len(self.blocks)
         if rest:

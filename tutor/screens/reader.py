@@ -52,6 +52,8 @@ class ReaderScreen(Screen):
         self.cells = None
         self._shown_at: float | None = None
         self._kernel_pending = False
+        self._paint_pending: StepView | None = None
+        self._view: StepView | None = None
         self.paints = 0  # lessons/steps painted so far (`fm-tutor bench reader` waits on it)
         if lesson is not None:
             self._set_lesson(lesson, step_id)
@@ -69,7 +71,10 @@ class ReaderScreen(Screen):
         # Everything of the first page is composed here, so the first layout pass already holds the step.
         yield Static(self._top_text() if self.lesson else "", id="topbar", classes="topbar")
         with Horizontal(id="reader-body"):
-            toc = OptionList(id="toc")  # filled right after the first paint (15 wrapped options cost a layout pass)
+            # filled right after the first paint, and invisible until then (it keeps its width, so the step does
+            # not reflow when it appears; an invisible widget is not rendered)
+            toc = OptionList(id="toc")
+            toc.visible = False
             toc.display = self.app.size.width >= 100
             yield toc
             with VerticalScroll(id="step-scroll"):
@@ -82,7 +87,7 @@ class ReaderScreen(Screen):
             self._opened()
 
     def _opened(self) -> None:
-        """The lesson's first page is in the DOM (its step view calls _painted once painted): start its kernel
+        """The lesson's first page is in the DOM (its step view reports ready; _painted follows the paint): start its kernel
         after the paint, record the visit."""
         self.cells.app = self.app
         self._kernel_pending = any(not c.is_hidden and not c.is_gpu for c in self.lesson.cells)
@@ -90,9 +95,10 @@ class ReaderScreen(Screen):
         self._step_shown(self.index)
         self.query_one("#step-scroll", VerticalScroll).focus()
 
-    def load(self, lesson: Lesson, step_id: str | None = None) -> None:
+    def load(self, lesson: Lesson, step_id: str | None = None):
         """Show ``lesson`` at ``step_id`` in this (mounted) reader. The same lesson keeps its kernel and outputs;
-        another one closes the previous lesson's cells (its kernel lingers for kernel.keep_alive)."""
+        another one closes the previous lesson's cells (its kernel lingers for kernel.keep_alive).
+        -> an awaitable that completes when the new step is mounted (None if the step view was kept)."""
         if self.lesson is not None and lesson.id == self.lesson.id and lesson is self.lesson:
             index = lesson.step_index(step_id) if step_id is not None else self.index
             if index != self.index:
@@ -107,11 +113,13 @@ class ReaderScreen(Screen):
         self.query_one("#topbar", Static).update(self._top_text())
         toc = self.query_one("#toc", OptionList)
         toc.clear_options()
+        toc.visible = False
         scroll = self.query_one("#step-scroll", VerticalScroll)
         scroll.remove_children()
-        scroll.mount(self._step_view(self.index))
+        mounted = scroll.mount(self._step_view(self.index))
         scroll.scroll_home(animate=False)
         self._opened()
+        return mounted
 
     def warm_up(self, lessons) -> None:
         """Mount (then remove) one of each kind of step widget while this reader is off screen, so their CSS is
@@ -136,9 +144,28 @@ class ReaderScreen(Screen):
 
         self.run_worker(mount_and_remove(), group="warm-up", exit_on_error=False)
 
-    def _painted(self) -> None:
+    def _refresh_layout(self, size=None, scroll: bool = False) -> None:
+        # Textual's ScreenResume handler asks for a repaint of the whole screen, and its update tick then lays out
+        # and paints the screen (all of it, as the layout changed), then paints it all a second time for that
+        # request: 20-40 ms here, each time a lesson opens. A layout pass that painted the screen satisfies it.
+        painted = self.is_current and not self.app._batch_count
+        super()._refresh_layout(size, scroll)
+        if painted:
+            self._repaint_required = False
+
+    def _step_ready(self, view: StepView) -> None:
+        """A step view's first screenful is composed: paint it (now, or when this screen is shown)."""
+        self._view = view
+        if self.is_current:
+            self.call_after_refresh(self._painted, view)
+        else:  # composed off screen (the app shows the reader once the step is in): paint on resume
+            self._paint_pending = view
+
+    def _painted(self, view: StepView | None = None) -> None:
         self.first_paint_at = time.perf_counter()  # read by `fm-tutor bench reader`
         self.paints += 1
+        if view is not None and view is self._view and view.is_attached:
+            view.mount_rest()
         self._fill_toc()
         if self._kernel_pending:
             self._kernel_pending = False
@@ -156,6 +183,7 @@ class ReaderScreen(Screen):
         toc.clear_options()
         toc.add_options(self._toc_options())
         toc.highlighted = self.index
+        toc.visible = True
 
     def _top_text(self) -> Text:
         step = self.lesson.steps[self.index]
@@ -167,7 +195,7 @@ class ReaderScreen(Screen):
     def _step_view(self, index: int) -> StepView:
         step = self.lesson.steps[index]
         return StepView(step, index + 1, len(self.lesson.steps), self.make_cell_widget, self.make_quiz_widget,
-                        on_painted=self._painted, classes="step-view")
+                        on_ready=self._step_ready, classes="step-view")
 
     def _step_shown(self, index: int) -> None:
         self._shown_at = time.monotonic()
@@ -403,6 +431,9 @@ class ReaderScreen(Screen):
     def on_screen_resume(self) -> None:
         if self._shown_at is None and self.lesson is not None:
             self._shown_at = time.monotonic()
+        if self._paint_pending is not None:
+            view, self._paint_pending = self._paint_pending, None
+            self.call_after_refresh(self._painted, view)
 
     def on_unmount(self) -> None:
         self._account_time()
