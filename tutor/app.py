@@ -340,6 +340,8 @@ class TutorApp(App[int]):
             return
         # The step is mounted while the reader is still off screen, and the screen is shown once it is in: one
         # layout and one paint, with the step in it (showing it first would paint the old page, then this one).
+        gc.disable()  # no collection pause between here and the paint (the reader's _painted turns it back on)
+        self.set_timer(2.0, gc.enable)  # and if that paint never comes, in 2 s anyway
         mounted = reader.load(lesson, step_id)
 
         async def show() -> None:

@@ -47,7 +47,9 @@ class KeyBar(Static):
             if room > 12:
                 t.append(" " * max(1, room - len(status)))
                 t.append(status[:room], style="red" if "failed" in status else ("green" if "ready" in status else "yellow"))
-        self.update(t)
+        if t != getattr(self, "_shown", None):  # the same hints again (focus moved within a group): no relayout
+            self._shown = t
+            self.update(t)
 
     def on_resize(self) -> None:
         self._redraw()

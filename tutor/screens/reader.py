@@ -1,6 +1,7 @@
 """The lesson reader: one step at a time, a table of steps, position and time per step saved."""
 from __future__ import annotations
 
+import gc
 import time
 
 from rich.text import Text
@@ -163,6 +164,7 @@ class ReaderScreen(Screen):
 
     def _painted(self, view: StepView | None = None) -> None:
         self.first_paint_at = time.perf_counter()  # read by `fm-tutor bench reader`
+        gc.enable()  # the app disables it while a lesson opens
         self.paints += 1
         if view is not None and view is self._view and view.is_attached:
             view.mount_rest()
