@@ -69,6 +69,15 @@ def _examine(entry: dict, now: float) -> str:
     return "detached"
 
 
+def detached_server(run_dir: Path, pid: int | None = None) -> bool:
+    """True if a live server (``pid``, if given) is registered here with no running owner: whoever uses it next
+    should adopt it (``ModelServer.start()``), not just read its endpoint, or its idle watcher stops it."""
+    e = read(run_dir)
+    if e is None or (pid is not None and e.get("pid") != pid):
+        return False
+    return _examine(dict(e), time.time()) == "detached"
+
+
 def claim(run_dir: Path, entry: dict) -> bool:
     """Record a running server (``entry["owner"]`` set); False if another live server is registered and held."""
     with _locked(run_dir) as (entries, save):

@@ -31,22 +31,52 @@ def endpoint(auto_start: bool | None = None):
         if _server is not None and _server.endpoint is not None and _server.state.value == "ready":
             return _server.endpoint
         ep = current_endpoint()
-        if ep is not None:
+        if ep is not None and not _detached(ep):
             return ep
         if auto_start is None:
             auto_start = _auto_start_default()
-        if not auto_start:
+        if ep is not None:  # a server left detached (an app or a kernel that exited): adopt it, model loaded
+            auto_start = True
+        elif not auto_start:
             raise RuntimeError(NO_SERVER)
-        print("fm-tutor: starting the local model server (first use; this takes a few seconds)...",
-              file=sys.stderr, flush=True)
-        srv = ModelServer()
+        else:
+            print("fm-tutor: starting the local model server (first use; this takes a few seconds)...",
+                  file=sys.stderr, flush=True)
+        from tutor.config import load_config
+
+        cfg = load_config()
+        # kernel.detach_idle > 0: when this kernel exits, the server it started is detached, not stopped, so the
+        # next kernel (another lesson, a restart, a remote kernel on the GPU box) adopts it with the model loaded
+        srv = ModelServer(cfg, detach_idle=cfg.kernel.detach_idle)
         try:
             ep = srv.start(wait=True)
         except ServerError as e:
             srv.stop()
             raise RuntimeError(f"{NO_SERVER}\nAuto-start failed: {e}") from None
         _server = srv
+        if srv.detach_idle > 0:
+            import atexit
+
+            atexit.register(_release_server)  # runs before the server's own atexit stop (atexit is LIFO)
         return ep
+
+
+def _detached(ep) -> bool:
+    try:
+        from tutor.config import runtime_dir
+        from tutor.server_detach import detached_server
+
+        return detached_server(runtime_dir(), ep.pid)
+    except Exception:  # no registry to read: use the endpoint as it is
+        return False
+
+
+def _release_server() -> None:
+    if _server is not None:
+        try:
+            _server.detach()  # stops it instead when it cannot be detached (not ready, another app's, ...)
+        except Exception:
+            pass
 
 
 def client(auto_start: bool | None = None):
