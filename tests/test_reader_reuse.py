@@ -144,3 +144,30 @@ async def test_code_cell_builds_editor_and_output_view_on_demand(tmp_path):
         assert cell.code.endswith("x") or "x" in cell.code
         await pilot.press("r")
         assert await wait_for(pilot, lambda: bool(cell.query(OutputView)), timeout=60)
+
+
+async def test_leaving_a_lesson_stops_its_kernel_after_keep_alive_and_coming_back_keeps_it(tmp_path):
+    course = load_course()
+    app = TutorApp(course=course, store=ProgressStore(tmp_path / "p.db"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        reader = await _prebuilt(app, pilot)
+        app.kernel_keep_alive = 60.0  # leaving the lesson: its kernel lingers this long
+        app.open_lesson("01")
+        assert await wait_for(pilot, lambda: reader.cells is not None and reader.cells._kernel is not None)
+        pool = app.kernel_pool()
+        kernel = pool.kernel("01")
+        assert await wait_for(pilot, lambda: kernel.state == "idle", timeout=90)
+        await pilot.press("question_mark")  # covered by the help screen: nothing is closed
+        await pilot.pause()
+        assert "01" not in pool._pending_close
+        await pilot.press("escape")
+        assert app.screen is reader
+        await pilot.press("escape")  # back home: the lesson is left, its kernel scheduled to stop in 60 s
+        assert await wait_for(pilot, lambda: "01" in pool._pending_close, timeout=10)
+        app.open_lesson("01")  # back within keep_alive: the same kernel, shutdown cancelled
+        assert await wait_for(pilot, lambda: app.screen is reader and "01" not in pool._pending_close, timeout=10)
+        assert pool.kernel("01") is kernel and kernel.state != "dead"
+
+        app.kernel_keep_alive = 0.0
+        await pilot.press("escape")  # keep_alive 0: the kernel stops as the lesson is left
+        assert await wait_for(pilot, lambda: pool.kernel("01") is None, timeout=30)

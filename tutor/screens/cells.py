@@ -139,6 +139,16 @@ class LessonCells:
                 rec.state = "interrupted"
             self.on_update(cid)
 
+    def reopen(self) -> None:
+        """The lesson is shown again: cancel the delayed shutdown :meth:`close` scheduled (the same kernel and
+        variables while it still runs; a fresh kernel if it was already stopped)."""
+        if self.pool is None or self._kernel is None:
+            return
+        k = self.pool.start(self.lesson.id)
+        if k is not self._kernel:
+            self._kernel = k
+            k.add_state_listener(self._kernel_state)
+
     def close(self) -> None:
         if self.pool is not None:
             if getattr(self.app, "detaching_on_exit", lambda: False)():

@@ -53,6 +53,7 @@ class ReaderScreen(Screen):
         self.cells = None
         self._shown_at: float | None = None
         self._kernel_pending = False
+        self._left = False  # popped off the screen stack (its cells closed) since the lesson was loaded
         self._paint_pending: StepView | None = None
         self._view: StepView | None = None
         self.paints = 0  # lessons/steps painted so far (`fm-tutor bench reader` waits on it)
@@ -101,14 +102,18 @@ class ReaderScreen(Screen):
         another one closes the previous lesson's cells (its kernel lingers for kernel.keep_alive).
         -> an awaitable that completes when the new step is mounted (None if the step view was kept)."""
         if self.lesson is not None and lesson.id == self.lesson.id and lesson is self.lesson:
+            if self._left:  # back to the lesson that was left: keep its kernel (if keep_alive has not run out)
+                self._left = False
+                self.cells.reopen()
             index = lesson.step_index(step_id) if step_id is not None else self.index
             if index != self.index:
                 self.show_step(index)
             self._fill_toc()
             return
         self._account_time()
-        if self.cells is not None:
+        if self.cells is not None and not self._left:
             self.cells.close()
+        self._left = False
         self.workers.cancel_group(self, "cells")
         self._set_lesson(lesson, step_id)
         self.query_one("#topbar", Static).update(self._top_text())
@@ -429,6 +434,11 @@ class ReaderScreen(Screen):
 
     def on_screen_suspend(self) -> None:
         self._account_time()
+        if self not in self.app.screen_stack and self.cells is not None and not self._left:
+            # popped (the learner left the lesson), not covered by a help screen or a dialog: its kernel stops
+            # after kernel.keep_alive unless the lesson is opened again before then
+            self._left = True
+            self.cells.close()
 
     def on_screen_resume(self) -> None:
         if self._shown_at is None and self.lesson is not None:
@@ -439,7 +449,7 @@ class ReaderScreen(Screen):
 
     def on_unmount(self) -> None:
         self._account_time()
-        if self.cells is not None:
+        if self.cells is not None and not self._left:
             self.cells.close()
 
     # ------------------------------------------------------------------ actions
