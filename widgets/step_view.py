@@ -15,8 +15,8 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from tutor.course.model import Cell, Prose, Quiz, Step
-from widgets.rendered import RenderedBlock
 from tutor.course.parser import split_prose
+from widgets.rendered import RenderedBlock
 
 WidgetFactory = Callable[[object], Widget]
 
@@ -127,9 +127,7 @@ class StepView(Vertical):
     @staticmethod
     def warm_up_widget() -> Widget:
         """A small step-title + prose pair, for warming the stylesheet (see ReaderScreen.warm_up)."""
-        from textual.containers import Vertical as _V
-
-        return _V(Static("warm-up", classes="step-title"), ProseBlock("*warm-up*"), classes="step-view")
+        return Vertical(Static("warm-up", classes="step-title"), ProseBlock("*warm-up*"), classes="step-view")
 
     @property
     def complete(self) -> bool:

@@ -176,9 +176,9 @@ def _vllm_server(tmp_path, d, **kw) -> ModelServer:
                        run_dir=d, publish_env=False, startup_timeout=30, **{"detach_idle": 600, **kw})
 
 
-def _detached_vllm(tmp_path, d, pids) -> int:
+def _detached_vllm(tmp_path, d, pids, **kw) -> int:
     """Start a detachable server with the vLLM stand-in, detach it -> its pid."""
-    s = _vllm_server(tmp_path, d)
+    s = _vllm_server(tmp_path, d, **kw)
     try:
         s.start(timeout=40)
         pid = s.pid
@@ -314,14 +314,7 @@ def test_a_second_running_manager_does_not_take_the_first_ones_server(run_dir, t
 def test_a_watcher_stops_the_detached_server_after_detach_idle_with_no_app_running(run_dir, tmp_path, fm_tiny,
                                                                                  fake_vllm):
     d, pids = run_dir
-    s = _vllm_server(tmp_path, d, detach_idle=1.5)
-    try:
-        s.start(timeout=40)
-        pid = s.pid
-        pids.append(pid)
-        assert s.detach()
-    finally:
-        s.stop()
+    pid = _detached_vllm(tmp_path, d, pids, detach_idle=1.5)
     assert sd.alive(sd.read(d))
     assert wait_for(lambda: not reg.pid_alive(pid) and sd.read(d) is None and not (d / "endpoint.json").exists(),
                     30), "the detached server was not stopped (and forgotten) after detach_idle"
