@@ -11,7 +11,7 @@ always sees its own earlier writes.
 On open: a corrupt or non-SQLite file is moved aside to
 ``<name>.corrupt-<UTC timestamp>`` and a fresh database started; a read-only or
 uncreatable data directory falls back to an in-memory database
-(``status.persistent`` is False). See ``progress.schema`` for the tables.
+(``status.persistent`` is False). See ``tutor.progress.schema`` for the tables.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from typing import Any
 
 import sqlite_utils
 
-from . import schema
-from .review import Reviewer, choose_rating, iso, split_key, utc
+from tutor.progress import schema
+from tutor.progress.review import Reviewer, choose_rating, iso, split_key, utc
 
 ENV_DATA_DIR = "FM_TUTOR_DATA_DIR"
 DB_NAME = "progress.db"
@@ -131,7 +131,7 @@ def _atexit_close(ref: weakref.ref[ProgressStore]) -> None:
 
 
 class ProgressStore:
-    """The learner's progress. See the module docstring and ``progress.schema``."""
+    """The learner's progress. See the module docstring and ``tutor.progress.schema``."""
 
     def __init__(self, path: Path | str | None = None, *, fuzz_reviews: bool = True) -> None:
         self.status = StoreStatus()

@@ -10,10 +10,10 @@ import uuid
 
 import pytest
 
-from progress import ProgressStore
-from tutor.app import TutorApp
+from tutor.progress import ProgressStore
+from tutor.ui.app import TutorApp
 from tutor.course import load_course
-from tutor.screens.doctor import DoctorScreen
+from tutor.ui.screens.doctor import DoctorScreen
 
 from .helpers import wait_for as _wait
 from .kernel.test_detach import wait_for
@@ -72,9 +72,9 @@ def test_model_server_survives_hangup_and_the_next_app_reattaches(fixture_course
     """The real app in a terminal (tmux) with the model server on and detach_idle > 0: the terminal goes away
     (tmux kills the session: SIGHUP) -> the server keeps running, healthy, detached; the next fm-tutor adopts the
     same process and says so."""
-    from tutor import server_detach as sd
+    from tutor.backend import detached as sd
     from tutor.kernel import detach as reg
-    from tutor.server import current_endpoint
+    from tutor.backend.supervisor import current_endpoint
 
     run = tmp_path / "run"
     sock = "fmt-" + uuid.uuid4().hex[:8]  # a private tmux server

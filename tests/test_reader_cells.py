@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from progress import ProgressStore
-from tutor.app import TutorApp
+from tutor.progress import ProgressStore
+from tutor.ui.app import TutorApp
 from tutor.course import load_course
-from widgets.code_cell import CodeCell
+from tutor.widgets.code_cell import CodeCell
 
 from .helpers import press_run, wait_for
 
@@ -78,7 +78,7 @@ async def test_gpu_cell_is_skipped_with_its_cpu_twin_named(fixture_course, tmp_p
 
 
 async def test_solution_needs_an_attempt_or_a_confirmation(fixture_course, tmp_path):
-    from tutor.screens.cells import ConfirmScreen, SolutionScreen
+    from tutor.ui.screens.cells import ConfirmScreen, SolutionScreen
 
     app = TutorApp(course=load_course(fixture_course), store=ProgressStore(tmp_path / "p.db"))
     async with app.run_test(size=(100, 40)) as pilot:

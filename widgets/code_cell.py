@@ -26,8 +26,8 @@ from rich.syntax import Syntax
 from tutor.course.model import Cell
 from tutor.kernel.outputs import OutputBuffer
 
-from .output_view import OutputView
-from .rendered import RenderedBlock
+from tutor.widgets.output_view import OutputView
+from tutor.widgets.rendered import RenderedBlock
 
 CELL_STATES = ("idle", "queued", "running", "ok", "error", "timeout", "died", "interrupted", "skipped")
 EDIT_DEBOUNCE = 0.3

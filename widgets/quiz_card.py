@@ -1,6 +1,6 @@
 """QuizCard: one question of any type, keyboard first (digits, space, enter), hint on request.
 
-It grades with :func:`tutor.quiz.grade` (pure) and posts :class:`QuizCard.Answered`; the screen records it.
+It grades with :func:`tutor.learning.quiz.grade` (pure) and posts :class:`QuizCard.Answered`; the screen records it.
 """
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from textual.message import Message
 from textual.widgets import Input, Static
 
 from tutor.course.model import Quiz
-from tutor.glyphs import g
-from tutor.quiz import AnswerError, Grade, grade, presented_order
+from tutor.core.glyphs import g
+from tutor.learning.quiz import AnswerError, Grade, grade, presented_order
 
 TYPE_LABEL = {
     "single": "single choice",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tutor.config import ConfigError, ModelNotFound, format_config, load_config, resolve_model
+from tutor.core.config import ConfigError, ModelNotFound, format_config, load_config, resolve_model
 
 pytestmark = pytest.mark.timeout(30)
 

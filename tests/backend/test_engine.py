@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tutor import server as srvmod
-from tutor.config import load_config, resolve_model
-from tutor.server import GpuInfo, GpuLock, ModelServer, ServerError, State, build_command, select_engine
+from tutor.backend import supervisor as srvmod
+from tutor.core.config import load_config, resolve_model
+from tutor.backend.supervisor import GpuInfo, GpuLock, ModelServer, ServerError, State, build_command, select_engine
 
 pytestmark = pytest.mark.timeout(60)
 GPU = [GpuInfo(0, "Fake H100", 81920, 80000)]
@@ -75,7 +75,7 @@ def test_gpu_lock_is_exclusive(tmp_path):
         b.acquire(timeout=0.6, on_wait=waits.append)
     assert waits
     # another process is refused too
-    code = ("import sys; from pathlib import Path; from tutor.server import GpuLock, ServerError\n"
+    code = ("import sys; from pathlib import Path; from tutor.backend.supervisor import GpuLock, ServerError\n"
             f"try:\n GpuLock([0], Path({str(tmp_path)!r})).acquire(timeout=0.3)\nexcept ServerError: sys.exit(3)\n")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 3
     a.release()

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from tutor import server as srvmod
-from tutor import server_detach as sd
-from tutor.config import load_config
+from tutor.backend import supervisor as srvmod
+from tutor.backend import detached as sd
+from tutor.core.config import load_config
 from tutor.kernel import detach as reg
-from tutor.server import GpuInfo, GpuLock, ModelServer, ServerError, State, current_endpoint
+from tutor.backend.supervisor import GpuInfo, GpuLock, ModelServer, ServerError, State, current_endpoint
 
 from ..kernel.test_detach import wait_for
 
@@ -113,8 +113,8 @@ def test_detach_then_adopt_same_server_then_restart_on_death(run_dir, tmp_path, 
 CHILD = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from tutor.config import load_config
-    from tutor.server import ModelServer
+    from tutor.core.config import load_config
+    from tutor.backend.supervisor import ModelServer
     d = Path(sys.argv[1])
     cfg = load_config(d / "none.toml", env={"FM_TUTOR_ENGINE": "transformers"})
     srv = ModelServer(cfg, run_dir=d, detach_idle=600, publish_env=False, cuda_probe=list)
@@ -197,7 +197,7 @@ def test_detached_vllm_keeps_its_gpu_lock_and_the_adopter_owns_it(run_dir, tmp_p
     # the manager is gone, the engine still holds GPU 0: no other engine may start there
     with pytest.raises(ServerError, match="GPU 0 is in use"):
         GpuLock([0], d).acquire(timeout=0.3)
-    code = ("import sys; from pathlib import Path; from tutor.server import GpuLock, ServerError\n"
+    code = ("import sys; from pathlib import Path; from tutor.backend.supervisor import GpuLock, ServerError\n"
             f"try:\n GpuLock([0], Path({str(d)!r})).acquire(timeout=0.3)\nexcept ServerError: sys.exit(3)\n")
     assert subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT)}).returncode == 3
 
@@ -291,7 +291,7 @@ def test_a_dead_entry_is_removed_cleanly(run_dir, tmp_path, fm_tiny, fake_vllm):
 def test_a_second_running_manager_does_not_take_the_first_ones_server(run_dir, tmp_path, fm_tiny):
     d, pids = run_dir
     code = ("import sys, time; sys.path.insert(0, sys.argv[2])\n"
-            "from tutor import server_detach as sd\n"
+            "from tutor.backend import detached as sd\n"
             "print(sd.take(sys.argv[1], lambda e: True, 600)[0], flush=True)\n")
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
     pids.append(sleeper.pid)

@@ -10,7 +10,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from .model import Branch, Course, LearningPath, LessonEntry, Phase, Problem, Section
+from tutor.course.lessons import read_lesson
+from tutor.course.model import Branch, Course, LearningPath, LessonEntry, Phase, Problem, Section
 
 
 class CourseError(Exception):
@@ -23,9 +24,9 @@ class CourseError(Exception):
 
 def default_content_dir() -> Path:
     """The course shipped with the package (the top-level ``content`` directory)."""
-    import content  # the package's data directory
+    import tutor.content  # the package's data directory
 
-    return Path(content.__file__).resolve().parent
+    return Path(tutor.content.__file__).resolve().parent
 
 
 def load_course(root: Path | None = None) -> Course:
@@ -141,6 +142,7 @@ def load_course_checked(root: Path | None = None) -> tuple[Course | None, list[P
         paths=paths,
         roadmap=roadmap,
         data=data,
+        reader=read_lesson,
     )
     return course, problems
 

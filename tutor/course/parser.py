@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from markdown_it import MarkdownIt
 
-from .model import (
+from tutor.course.model import (
     CELL_TAGS,
     DEFAULT_TIMEOUT,
     QUIZ_TYPES,

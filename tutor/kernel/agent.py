@@ -60,9 +60,9 @@ class _Agent:
         from jupyter_client import AsyncKernelManager
         from jupyter_client.kernelspec import KernelSpecManager
 
-        from .pool import KERNEL_NAME, _private_dir, default_runtime_dir, kernel_env, write_kernelspec
+        from tutor.kernel.pool import KERNEL_NAME, default_runtime_dir, kernel_env, private_dir, write_kernelspec
 
-        self.workdir = _private_dir(default_runtime_dir() / f"agent-{os.getpid()}")
+        self.workdir = private_dir(default_runtime_dir() / f"agent-{os.getpid()}")
         km = AsyncKernelManager(kernel_name=KERNEL_NAME,
                                 kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(write_kernelspec(self.workdir))]))
         km.connection_file = str(self.workdir / "kernel.json")

@@ -25,7 +25,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from .events import ClearOutput, Display, Error, Event, Result, Stream
+from tutor.kernel.events import ClearOutput, Display, Error, Event, Result, Stream
 
 MAX_LINES = 500
 MAX_BYTES = 200_000

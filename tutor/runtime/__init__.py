@@ -11,8 +11,8 @@ Heavy imports happen inside the functions, so `import tutor.runtime` is cheap.
 """
 from __future__ import annotations
 
-from .local import device_info, generate, load_adapter, load_model, resolve_device
-from .remote import ask, chat, client, complete, endpoint, print_stream, served_model
+from tutor.runtime.local import device_info, generate, load_adapter, load_model, resolve_device
+from tutor.runtime.remote import ask, chat, client, complete, endpoint, print_stream, served_model
 
 __all__ = [
     "ask", "chat", "client", "complete", "device_info", "endpoint", "generate", "load_adapter", "load_model",

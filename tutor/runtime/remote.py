@@ -25,7 +25,7 @@ def _auto_start_default() -> bool:
 def endpoint(auto_start: bool | None = None):
     """The running server's Endpoint (env vars, then the endpoint file); optionally start one in this process."""
     global _server
-    from tutor.server import ModelServer, ServerError, current_endpoint
+    from tutor.backend.supervisor import ModelServer, ServerError, current_endpoint
 
     with _lock:
         if _server is not None and _server.endpoint is not None and _server.state.value == "ready":
@@ -42,7 +42,7 @@ def endpoint(auto_start: bool | None = None):
         else:
             print("fm-tutor: starting the local model server (first use; this takes a few seconds)...",
                   file=sys.stderr, flush=True)
-        from tutor.config import load_config
+        from tutor.core.config import load_config
 
         cfg = load_config()
         # kernel.detach_idle > 0: when this kernel exits, the server it started is detached, not stopped, so the
@@ -63,8 +63,8 @@ def endpoint(auto_start: bool | None = None):
 
 def _detached(ep) -> bool:
     try:
-        from tutor.config import runtime_dir
-        from tutor.server_detach import detached_server
+        from tutor.core.config import runtime_dir
+        from tutor.backend.detached import detached_server
 
         return detached_server(runtime_dir(), ep.pid)
     except Exception:  # no registry to read: use the endpoint as it is

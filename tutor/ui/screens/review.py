@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 from rich.text import Text
-from widgets.key_bar import KeyBar
+from tutor.widgets.key_bar import KeyBar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
-from widgets.quiz_card import QuizCard
+from tutor.widgets.quiz_card import QuizCard
 
-from ..course.model import Quiz
+from tutor.course.model import Quiz
 
 
 class ReviewScreen(Screen):

@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, TextArea
 
-from ..course.model import Cell, Lesson
+from tutor.course.model import Cell, Lesson
 
 if TYPE_CHECKING:  # pragma: no cover
     from tutor.kernel import KernelPool, OutputBuffer

@@ -39,10 +39,10 @@ class HelpScreen(ModalScreen[None]):
             if below is not None and getattr(below, "BINDINGS", None):
                 yield Static(bindings_table(f"This screen ({type(below).__name__.replace('Screen', '')})", below.BINDINGS))
             yield Static(bindings_table("Everywhere", self.app.BINDINGS))
-            from .home import HomeScreen
-            from .paths import PathsScreen
-            from .reader import ReaderScreen
-            from .roadmap import RoadmapScreen
+            from tutor.ui.screens.home import HomeScreen
+            from tutor.ui.screens.paths import PathsScreen
+            from tutor.ui.screens.reader import ReaderScreen
+            from tutor.ui.screens.roadmap import RoadmapScreen
 
             for cls in (HomeScreen, ReaderScreen, RoadmapScreen, PathsScreen):
                 if below is None or type(below) is not cls:

@@ -1,13 +1,13 @@
 """The registry of the detached model server: ``model-server.json`` in the server's runtime dir. No Textual here.
 
-A :class:`tutor.server.ModelServer` created with ``detach_idle > 0`` spawns its engine so that it can outlive the
+A :class:`tutor.backend.supervisor.ModelServer` created with ``detach_idle > 0`` spawns its engine so that it can outlive the
 app (its own session, no parent-death signal) and *claims* it here while it runs (``owner`` = its pid,
 ``detached_at`` None). ``ModelServer.detach()`` (app exit, SIGHUP) lets go of it instead of stopping it
 (``owner`` None, ``detached_at`` now); its endpoint file stays published. The next ``ModelServer.start()`` with the
 same engine, model and settings *takes* the entry and adopts the running server (see :func:`take`). An app that
 was killed outright leaves its claim behind: once the owner pid is gone the server counts as detached from the
-moment that is first noticed, exactly like the lesson kernels (:mod:`tutor.kernel.detach`, whose lock, atomic
-write and process helpers this module uses). One entry at most, under the key ``"server"``::
+moment that is first noticed, exactly like the lesson kernels (:mod:`tutor.kernel.detach`; both keep
+their entries through :mod:`tutor.core.registry` and use :mod:`tutor.core.procs`). One entry at most, under the key ``"server"``::
 
     {"pid", "proc_start", "port", "base_url", "api_key", "model", "served", "engine", "argv", "log_path", "gpus",
      "started_at", "detached_at", "owner"}
@@ -34,27 +34,29 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .kernel import detach as _reg
+from tutor.core import registry as _registry
+from tutor.core.procs import kill_pid, pid_alive
+from tutor.core.registry import owned
 
 REGISTRY = "model-server.json"
 LOCK = "model-server.lock"
 KEY = "server"
-ENDPOINT_FILE = "endpoint.json"  # tutor.server.ENDPOINT_FILE (not imported: the CLI lists without loading it)
+ENDPOINT_FILE = "endpoint.json"  # tutor.backend.supervisor.ENDPOINT_FILE (not imported: the CLI lists without loading it)
 
 
 def _locked(run_dir: Path):
-    return _reg.locked(run_dir, REGISTRY, LOCK)
+    return _registry.locked(run_dir, REGISTRY, LOCK)
 
 
 def read(run_dir: Path) -> dict | None:
     """The registered server's entry (running, detached or gone), or None."""
-    e = _reg.read(run_dir, REGISTRY).get(KEY)
+    e = _registry.read(run_dir, REGISTRY).get(KEY)
     return e if isinstance(e, dict) else None
 
 
 def alive(entry: dict) -> bool:
     """True if the entry's process still runs (and is the same process: pid and start time)."""
-    return _reg.pid_alive(entry.get("pid"), start=entry.get("proc_start"))
+    return pid_alive(entry.get("pid"), start=entry.get("proc_start"))
 
 
 def _examine(entry: dict, now: float) -> str:
@@ -62,7 +64,7 @@ def _examine(entry: dict, now: float) -> str:
     becomes detached from ``now`` (modifies ``entry``)."""
     if not alive(entry):
         return "gone"
-    if _reg.owned(entry):
+    if owned(entry):
         return "owned"
     if not entry.get("detached_at"):
         entry["detached_at"], entry["owner"] = now, None
@@ -148,7 +150,7 @@ def stop_entry(run_dir: Path, entry: dict, running: bool = True) -> None:
     if running and pid and alive(entry):
         with contextlib.suppress(OSError):  # a stopped (SIGSTOP) server would not act on the SIGTERM
             os.killpg(pid, signal.SIGCONT)
-        _reg.kill_pid(pid, grace=15.0 if entry.get("engine") == "vllm" else 5.0)
+        kill_pid(pid, grace=15.0 if entry.get("engine") == "vllm" else 5.0)
     if pid:
         with contextlib.suppress(OSError):  # the leader is gone; no worker of its group may linger (vLLM)
             os.killpg(pid, signal.SIGKILL)
@@ -200,7 +202,7 @@ def listing(run_dir: Path) -> dict | None:
     if e is None:
         return None
     now = time.time()
-    in_use = _reg.owned(e)
+    in_use = owned(e)
     return {**e, "alive": alive(e), "in_use": in_use, "age": now - float(e.get("started_at") or now),
             "idle": 0.0 if in_use else now - float(e.get("detached_at") or now)}
 
@@ -217,7 +219,7 @@ def spawn_reaper(run_dir: Path, entry_pid: int, detached_at: float, max_idle: fl
 
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    subprocess.Popen([sys.executable, "-m", "tutor.server_detach", "reap", str(run_dir), str(entry_pid),
+    subprocess.Popen([sys.executable, "-m", "tutor.backend.detached", "reap", str(run_dir), str(entry_pid),
                       repr(detached_at), repr(max_idle)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                      stderr=subprocess.DEVNULL, start_new_session=True, env=env, close_fds=True)
 
@@ -235,7 +237,7 @@ def reap(run_dir: Path, entry_pid: int, detached_at: float, max_idle: float) -> 
         time.sleep(min(left + 0.5, 60.0))
 
 
-if __name__ == "__main__":  # python -m tutor.server_detach reap RUN_DIR PID DETACHED_AT MAX_IDLE
+if __name__ == "__main__":  # python -m tutor.backend.detached reap RUN_DIR PID DETACHED_AT MAX_IDLE
     import sys
 
     if len(sys.argv) == 6 and sys.argv[1] == "reap":

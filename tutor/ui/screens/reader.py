@@ -5,7 +5,7 @@ import gc
 import time
 
 from rich.text import Text
-from widgets.key_bar import KeyBar
+from tutor.widgets.key_bar import KeyBar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -14,13 +14,13 @@ from textual.widget import Widget
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from widgets.code_cell import CodeCell
-from widgets.quiz_card import QuizCard
-from widgets.step_view import StepView
+from tutor.widgets.code_cell import CodeCell
+from tutor.widgets.quiz_card import QuizCard
+from tutor.widgets.step_view import StepView
 
-from ..completion import completion
-from ..course.model import Cell, Lesson, Quiz
-from ..glyphs import g
+from tutor.learning.completion import completion
+from tutor.course.model import Cell, Lesson, Quiz
+from tutor.core.glyphs import g
 
 MAX_STEP_SECONDS = 15 * 60  # a step left open longer than this counts as 15 minutes (the learner walked away)
 
@@ -61,7 +61,7 @@ class ReaderScreen(Screen):
             self._set_lesson(lesson, step_id)
 
     def _set_lesson(self, lesson: Lesson, step_id: str | None) -> None:
-        from .cells import LessonCells
+        from tutor.ui.screens.cells import LessonCells
 
         self.lesson = lesson
         self.index = lesson.step_index(step_id)
@@ -303,7 +303,7 @@ class ReaderScreen(Screen):
         self.action_restart_kernel()
 
     def action_restart_kernel(self) -> None:
-        from .cells import ConfirmScreen
+        from tutor.ui.screens.cells import ConfirmScreen
 
         def done(yes: bool | None) -> None:
             if yes and self._start_kernel():
@@ -314,13 +314,13 @@ class ReaderScreen(Screen):
 
     def on_code_cell_show_full_output(self, event: CodeCell.ShowFullOutput) -> None:
         event.stop()
-        from .cells import FullOutputScreen
+        from tutor.ui.screens.cells import FullOutputScreen
 
         self.app.push_screen(FullOutputScreen(f"Output of {event.cell_id}", event.control.output.full_text()))
 
     def on_code_cell_solution_requested(self, event: CodeCell.SolutionRequested) -> None:
         event.stop()
-        from .cells import ConfirmScreen, SolutionScreen
+        from tutor.ui.screens.cells import ConfirmScreen, SolutionScreen
 
         cell = event.control.cell
         _check, sol = self.lesson.exercise_parts(cell.id)

@@ -7,7 +7,7 @@ backoff), holds a lock file per GPU so two engines never start on one GPU at onc
 the endpoint as a JSON file in the runtime dir and as FM_TUTOR_BASE_URL / FM_TUTOR_API_KEY / FM_TUTOR_MODEL.
 
 With ``detach_idle > 0`` the engine can outlive the manager: ``detach()`` (the app's exit or hang-up) leaves it
-running, registered in the runtime dir (:mod:`tutor.server_detach`), and the next ``start()`` with the same engine,
+running, registered in the runtime dir (:mod:`tutor.backend.detached`), and the next ``start()`` with the same engine,
 model and settings adopts it (``reattached`` says so) instead of starting another; idle ones are culled.
 
 State callbacks are plain callables taking a `ServerStatus`; they run on the manager's monitor thread (the TUI
@@ -19,13 +19,9 @@ it; both engines listen on 127.0.0.1 only.
 from __future__ import annotations
 
 import atexit
-import importlib.util
-import json
 import os
 import secrets
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -33,313 +29,30 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from enum import Enum
 from pathlib import Path
 
-from .config import Config, ModelNotFound, ResolvedModel, load_config, resolve_model, runtime_dir
-
-ENV_BASE_URL = "FM_TUTOR_BASE_URL"
-ENV_API_KEY = "FM_TUTOR_API_KEY"
-ENV_ENGINE = "FM_TUTOR_ENGINE_SERVING"
-ENDPOINT_FILE = "endpoint.json"
-
-
-class ServerError(RuntimeError):
-    """The server could not be started or kept running; the message says why (and where its log is)."""
-
-
-class State(str, Enum):
-    STOPPED = "stopped"
-    STARTING = "starting"
-    LOADING = "loading"
-    READY = "ready"
-    FAILED = "failed"
-
-
-@dataclass
-class GpuInfo:
-    index: int
-    name: str
-    total_mib: int
-    free_mib: int
-
-
-@dataclass
-class Endpoint:
-    base_url: str  # ends in /v1
-    api_key: str
-    model: str  # the model name requests must carry
-    engine: str
-    pid: int | None = None
-    log_path: str | None = None
-
-    def env(self) -> dict[str, str]:
-        return {ENV_BASE_URL: self.base_url, ENV_API_KEY: self.api_key, ENV_MODEL_NAME: self.model, ENV_ENGINE: self.engine}
-
-    def write(self, path: Path) -> None:
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(asdict(self), f, indent=2)
-        os.replace(tmp, path)
-
-    @classmethod
-    def read(cls, path: Path) -> Endpoint | None:
-        try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-            return cls(**d)
-        except (OSError, ValueError, TypeError):
-            return None
-
-
-# The env var a kernel reads for the served model name. FM_TUTOR_MODEL is the *configured* model (config.py);
-# the brief names FM_TUTOR_MODEL for kernels too, so the endpoint sets it to the served name, which for
-# transformers serve is the model directory and for vLLM the configured name: both load_model() and the server
-# accept either.
-ENV_MODEL_NAME = "FM_TUTOR_MODEL"
-
-
-@dataclass
-class ServerStatus:
-    state: State
-    elapsed: float = 0.0  # seconds since this start attempt began
-    last_log_line: str = ""
-    reason: str | None = None
-    engine: str | None = None
-    restarts: int = 0
-    pid: int | None = None
-    endpoint: Endpoint | None = None
-
+from tutor.backend.endpoint import (
+    ENDPOINT_FILE,
+    ENV_API_KEY,
+    ENV_BASE_URL,
+    ENV_ENGINE,
+    Endpoint,
+    ServerError,
+    ServerStatus,
+    State,
+)
+from tutor.backend.engines import build_command, select_engine, vllm_importable
+from tutor.backend.gpu import GpuInfo, GpuLock, nvidia_smi_gpus
+from tutor.core.config import Config, ModelNotFound, ResolvedModel, load_config, resolve_model, runtime_dir
+from tutor.core.procs import AdoptedProcess, free_port, load_libc, preexec_die_with_parent
 
 # ---------------------------------------------------------------- probes (no torch in this process)
-
-
-def nvidia_smi_gpus(timeout: float = 10.0) -> list[GpuInfo]:
-    """CUDA devices via nvidia-smi; [] when there is no driver or no GPU."""
-    exe = shutil.which("nvidia-smi")
-    if not exe:
-        return []
-    try:
-        out = subprocess.run(
-            [exe, "--query-gpu=index,name,memory.total,memory.free", "--format=csv,noheader,nounits"],
-            capture_output=True, text=True, timeout=timeout, check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    if out.returncode != 0:
-        return []
-    gpus = []
-    for line in out.stdout.strip().splitlines():
-        parts = [p.strip() for p in line.split(",")]
-        if len(parts) == 4:
-            try:
-                gpus.append(GpuInfo(int(parts[0]), parts[1], int(float(parts[2])), int(float(parts[3]))))
-            except ValueError:
-                continue
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        keep = {v.strip() for v in visible.split(",") if v.strip()}
-        gpus = [g for g in gpus if str(g.index) in keep]
-    return gpus
-
-
-def vllm_importable() -> bool:
-    """vllm importable here, or FM_TUTOR_VLLM_BIN names a `vllm` executable (e.g. in a separate venv: vLLM pins
-    torch/transformers versions that may differ from the tutor's)."""
-    if _vllm_bin_env():
-        return True
-    try:
-        return importlib.util.find_spec("vllm") is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def _vllm_bin_env() -> str | None:
-    b = os.environ.get("FM_TUTOR_VLLM_BIN")
-    return b if b and os.access(b, os.X_OK) else None
-
-
-def select_engine(requested: str = "auto", *, cuda_probe: Callable[[], list] = nvidia_smi_gpus,
-                  vllm_probe: Callable[[], bool] = vllm_importable) -> tuple[str, str]:
-    """(engine, why). auto -> vllm only when a CUDA GPU is present AND vllm is importable, else transformers.
-
-    An explicit "vllm" without CUDA or without vllm raises ServerError (it could not run).
-    """
-    if requested == "transformers":
-        return "transformers", "engine = transformers in the config"
-    gpus = cuda_probe()
-    has_vllm = vllm_probe()
-    if requested == "vllm":
-        if not gpus:
-            raise ServerError("engine = vllm, but no CUDA GPU was found (nvidia-smi); use engine = auto or transformers")
-        if not has_vllm:
-            raise ServerError("engine = vllm, but vllm is not installed; install the [gpu] extra: "
-                              "pip install 'fm-tutor[gpu]'")
-        return "vllm", "engine = vllm in the config"
-    if requested != "auto":
-        raise ServerError(f"unknown engine {requested!r} (auto, vllm, transformers)")
-    if gpus and has_vllm:
-        return "vllm", f"{len(gpus)} CUDA GPU(s) and vllm installed"
-    if gpus:
-        return "transformers", "CUDA GPU present but vllm is not installed (pip install 'fm-tutor[gpu]')"
-    return "transformers", "no CUDA GPU"
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def transformers_executable() -> list[str]:
-    exe = Path(sys.executable).parent / "transformers"
-    if exe.is_file():
-        return [str(exe)]
-    return [sys.executable, "-c", "import sys; from transformers.cli.transformers import main; sys.exit(main())"]
-
-
-def vllm_executable() -> list[str]:
-    if _vllm_bin_env():
-        return [_vllm_bin_env()]
-    exe = Path(sys.executable).parent / "vllm"
-    if exe.is_file():
-        return [str(exe)]
-    return [sys.executable, "-m", "vllm.entrypoints.cli.main"]
-
-
-def build_command(engine: str, model: ResolvedModel, *, host: str, port: int, api_key: str, cfg: Config,
-                  served_name: str, gpus: list[GpuInfo] | None = None) -> list[str]:
-    """The argv that starts the engine."""
-    if engine == "vllm":
-        g = cfg.gpu
-        cmd = [*vllm_executable(), "serve", str(model.path), "--served-model-name", served_name,
-               "--host", host, "--port", str(port), "--api-key", api_key,
-               "--gpu-memory-utilization", str(g.gpu_memory_utilization),
-               "--max-model-len", str(g.max_model_len),
-               "--tensor-parallel-size", str(g.tensor_parallel_size)]
-        if g.enforce_eager:
-            cmd.append("--enforce-eager")
-        if g.lora_modules:
-            cmd += ["--enable-lora", "--lora-modules", *[f"{k}={v}" for k, v in g.lora_modules.items()]]
-        return cmd
-    if engine == "transformers":
-        device = "cuda:0" if gpus else "cpu"
-        cmd = [*transformers_executable(), "serve", str(model.path), "--host", host, "--port", str(port),
-               "--device", device, "--dtype", "bfloat16" if gpus else "float32", "--log-level", "info"]
-        if cfg.continuous_batching:
-            cmd.append("--continuous-batching")
-        return cmd
-    raise ServerError(f"unknown engine {engine!r}")
 
 
 # ---------------------------------------------------------------- GPU locks
 
 
-class GpuLock:
-    """An exclusive flock on runtime_dir/gpu-<index>.lock for each GPU an engine uses."""
-
-    def __init__(self, indices: list[int], directory: Path):
-        self.indices = sorted(indices)
-        self.directory = directory
-        self._files: list = []
-
-    def acquire(self, timeout: float, on_wait: Callable[[str], None] | None = None) -> None:
-        import fcntl
-
-        deadline = time.monotonic() + timeout
-        for i in self.indices:
-            f = open(self.directory / f"gpu-{i}.lock", "a+")
-            while True:
-                try:
-                    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        f.close()
-                        self.release()
-                        raise ServerError(f"GPU {i} is in use by another fm-tutor model server "
-                                          f"(lock {self.directory / f'gpu-{i}.lock'}); stop it first") from None
-                    if on_wait:
-                        on_wait(f"waiting for GPU {i} (another engine is starting or running)")
-                    time.sleep(0.5)
-            f.seek(0)
-            f.truncate()
-            f.write(f"{os.getpid()}\n")
-            f.flush()
-            self._files.append(f)
-
-    def fds(self) -> list[int]:
-        """The lock files' descriptors: an engine spawned with them (pass_fds) shares the locks, and holds them
-        after this process lets go of its own copies (:meth:`abandon`)."""
-        return [f.fileno() for f in self._files]
-
-    def abandon(self) -> None:
-        """Close this process's copies without unlocking: the engine that inherited them keeps the GPUs locked
-        until it exits (a detached server)."""
-        for f in self._files:
-            f.close()
-        self._files = []
-
-    def release(self) -> None:
-        import fcntl
-
-        for f in self._files:
-            try:
-                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-            finally:
-                f.close()
-        self._files = []
-
-
 # ---------------------------------------------------------------- the manager
-
-
-_LIBC = None
-
-
-def _load_libc():
-    """Load libc in the parent, so the child after fork only makes one C call (no imports, no locks)."""
-    global _LIBC
-    if _LIBC is None and sys.platform == "linux":
-        try:
-            import ctypes
-
-            _LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
-        except OSError:
-            _LIBC = False
-    return _LIBC or None
-
-
-def _preexec_die_with_parent() -> None:  # pragma: no cover - runs in the child
-    """Linux: the engine gets SIGTERM if the tutor dies without running atexit (PR_SET_PDEATHSIG)."""
-    if _LIBC:
-        _LIBC.prctl(1, signal.SIGTERM)
-
-
-class _Adopted:
-    """The engine process of a server a previous app detached: not this process's child, so it is watched by pid
-    and start time (the same interface as the subprocess.Popen the manager uses otherwise)."""
-
-    def __init__(self, pid: int, start: str | None):
-        self.pid = pid
-        self._start = start
-        self.returncode: int | str | None = None
-
-    def poll(self):
-        from .kernel.detach import pid_alive
-
-        if self.returncode is None and not pid_alive(self.pid, start=self._start):
-            self.returncode = "?"  # its exit status went to its parent
-        return self.returncode
-
-    def wait(self, timeout: float | None = None):
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.poll() is None:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise subprocess.TimeoutExpired(str(self.pid), timeout or 0)
-            time.sleep(0.05)
-        return self.returncode
 
 
 def _exited(rc) -> str:
@@ -534,7 +247,7 @@ class ModelServer:
     def _adopt(self, model: ResolvedModel, served: str, gpus: list[GpuInfo]) -> bool:
         """Take over a live server a previous app detached, if it runs this engine, model and command line and
         answers /health -> True (state STARTING; the monitor finds it ready at once). Decides ``_detachable``."""
-        from . import server_detach as sd
+        from tutor.backend import detached as sd
 
         def matches(e: dict) -> bool:
             if e.get("engine") != self.engine or e.get("model") != self.model_name or e.get("served") != served:
@@ -560,7 +273,7 @@ class ModelServer:
             sd.drop(self.run_dir, entry)
             self.endpoint = None
             return False
-        self._proc = _Adopted(entry["pid"], entry.get("proc_start"))
+        self._proc = AdoptedProcess(entry["pid"], entry.get("proc_start"))
         self._argv = list(entry["argv"])
         if entry.get("log_path"):
             self.log_path = Path(entry["log_path"])
@@ -579,7 +292,7 @@ class ModelServer:
                 f"detached {_ago(time.time() - r['detached_at'])} ago)")
 
     def _registry_entry(self) -> dict:
-        from .kernel.detach import proc_start
+        from tutor.core.procs import proc_start
 
         assert self._proc is not None and self.endpoint is not None
         return {"pid": self._proc.pid, "proc_start": proc_start(self._proc.pid),
@@ -627,15 +340,15 @@ class ModelServer:
         old_pid = self.pid
         # A detachable engine may outlive us: its own session (as always), no parent-death signal, and it
         # inherits the GPU locks so that it keeps its GPUs after we are gone.
-        die_with_us = not self._detachable and _load_libc()
+        die_with_us = not self._detachable and load_libc()
         self._proc = subprocess.Popen(
             self._argv, stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT, env=env,
-            start_new_session=True, preexec_fn=_preexec_die_with_parent if die_with_us else None,  # noqa: PLW1509
+            start_new_session=True, preexec_fn=preexec_die_with_parent if die_with_us else None,  # noqa: PLW1509
             pass_fds=tuple(self._gpu_lock.fds()) if self._detachable and self._gpu_lock else (),
         )
         assert self.endpoint is not None
         self.endpoint.pid = self._proc.pid
-        from . import server_detach as sd
+        from tutor.backend import detached as sd
 
         if self._detachable:
             self._started_at = time.time()
@@ -810,7 +523,7 @@ class ModelServer:
     def _forget(self) -> None:
         """Drop this server's registry entry (it is stopped, or it failed)."""
         if self._proc is not None:
-            from . import server_detach as sd
+            from tutor.backend import detached as sd
 
             try:
                 sd.release(self.run_dir, self._proc.pid)
@@ -822,7 +535,7 @@ class ModelServer:
         runtime dir's registry for the next ``start()``, its endpoint file still published, its GPUs still locked.
         Anything else (not detachable, not ready) is stopped. -> True if the server was detached. Safe to call
         twice, and ``stop()`` afterwards leaves the detached server alone."""
-        from . import server_detach as sd
+        from tutor.backend import detached as sd
 
         with self._lock:
             proc = self._proc
@@ -870,31 +583,6 @@ class ModelServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-def current_endpoint(run_dir: Path | None = None, check: bool = True) -> Endpoint | None:
-    """The endpoint a running server published (env vars first, then the endpoint file); None if there is none.
-
-    With check=True a file whose server no longer answers /health is ignored.
-    """
-    if os.environ.get(ENV_BASE_URL) and os.environ.get(ENV_MODEL_NAME):
-        return Endpoint(os.environ[ENV_BASE_URL], os.environ.get(ENV_API_KEY, "none"), os.environ[ENV_MODEL_NAME],
-                        engine=os.environ.get(ENV_ENGINE, "unknown"))
-    try:
-        d = Path(run_dir) if run_dir else runtime_dir()
-    except Exception:
-        return None
-    ep = Endpoint.read(d / ENDPOINT_FILE)
-    if ep is None:
-        return None
-    if check:
-        try:
-            with urllib.request.urlopen(ep.base_url[: -len("/v1")] + "/health", timeout=2.0) as r:
-                if r.status != 200:
-                    return None
-        except (urllib.error.URLError, OSError, ValueError):
-            return None
-    return ep
 
 
 def serve_foreground(cfg: Config | None = None, engine: str | None = None, model: str | None = None,

@@ -9,7 +9,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from .course.model import Quiz
+from tutor.course.model import Quiz
 
 
 @dataclass

@@ -1,12 +1,12 @@
 """CLI commands of the model backend, wired into tutor/cli.py:
 
-    from .cli_backend import add_commands, run as run_backend, bench_model
+    from tutor.cli.backend import add_commands, run as run_backend, bench_model
     add_commands(sub)                      # in build_parser(), after the other subparsers
     rc = run_backend(args)                 # in main(), before cmd_launch: `if rc is not None: return rc`
     bench "model" -> bench_model(runs)
 
 Commands: `model build`, `model info`, `serve-model`, `config`, `doctor`. No torch is imported here; `model build`
-imports tutor.modelbuild (a build script) only when run.
+imports tutor.backend.modelbuild (a build script) only when run.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def add_commands(sub) -> None:
     b = msub.add_parser("build", help="train fm-tiny from the course text (a few minutes on a CPU)",
                         description="Train the tokenizer and the model on the course's own text, seeded, and save "
                                     "them with a card (fm_tiny.json).")
-    from .modelbuild import add_arguments  # stdlib-only at import time; torch is imported inside build()
+    from tutor.backend.modelbuild import add_arguments  # stdlib-only at import time; torch is imported inside build()
 
     add_arguments(b)
     msub.add_parser("info", help="print the model card and where the configured model resolves")
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int | None:
     if cmd == "model":
         action = getattr(args, "model_cmd", None)
         if action == "build":
-            from . import modelbuild
+            from tutor.backend import modelbuild
 
             modelbuild.build(Path(args.out) if args.out else None, seed=args.seed, steps=args.steps,
                              max_seconds=args.max_seconds, threads=args.threads)
@@ -64,8 +64,8 @@ def run(args: argparse.Namespace) -> int | None:
         print("usage: fm-tutor model {build,info}", file=sys.stderr)
         return 2
     if cmd == "serve-model":
-        from .config import ConfigError, load_config
-        from .server import serve_foreground
+        from tutor.core.config import ConfigError, load_config
+        from tutor.backend.supervisor import serve_foreground
 
         try:
             cfg = load_config()
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int | None:
             return 1
         return serve_foreground(cfg, engine=args.engine, model=args.model)
     if cmd == "config":
-        from .config import ConfigError, format_config, load_config
+        from tutor.core.config import ConfigError, format_config, load_config
 
         try:
             print(format_config(load_config()))
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int | None:
             return 1
         return 0
     if cmd == "doctor":
-        from . import doctor
+        from tutor.backend import doctor
 
         content = _content_root()
         rep = doctor.diagnose(content, load_model_check=not args.no_load)
@@ -105,8 +105,8 @@ def _content_root() -> Path | None:
 
 
 def model_info() -> int:
-    from . import models
-    from .config import ConfigError, ModelNotFound, load_config, resolve_model
+    from tutor import models
+    from tutor.core.config import ConfigError, ModelNotFound, load_config, resolve_model
 
     card = models.card("fm-tiny")
     if card is None:

@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 from rich.text import Text
-from widgets.key_bar import KeyBar
+from tutor.widgets.key_bar import KeyBar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
-from widgets.roadmap import Connector, LessonChip, PhaseBox
+from tutor.widgets.roadmap import Connector, LessonChip, PhaseBox
 
-from ..glyphs import g
+from tutor.core.glyphs import g
 
 
 class RoadmapScreen(Screen):

@@ -26,11 +26,11 @@ def bench_reader(runs: int = 5) -> int:
     from textual.containers import VerticalScroll
     from textual.widgets import Markdown
 
-    from progress import ProgressStore
+    from tutor.progress import ProgressStore
 
-    from .app import TutorApp
-    from .course import load_course
-    from .screens.reader import ReaderScreen
+    from tutor.ui.app import TutorApp
+    from tutor.course import load_course
+    from tutor.ui.screens.reader import ReaderScreen
 
     course = load_course()
     lesson = _largest_lesson(course)
@@ -143,11 +143,11 @@ def bench_dashboard(runs: int = 5, events: int = 10_000) -> int:
     except ImportError:
         print("needs the source tree (tests/dashboard_fixture.py)")
         return 1
-    from progress import ProgressStore
+    from tutor.progress import ProgressStore
 
-    from .app import TutorApp
-    from .course import load_course
-    from .screens.dashboard import DashboardScreen
+    from tutor.ui.app import TutorApp
+    from tutor.course import load_course
+    from tutor.ui.screens.dashboard import DashboardScreen
 
     course = load_course()
 
@@ -194,11 +194,11 @@ def run_bench(what: str, runs: int = 5) -> int:
     if what == "startup":
         return bench_startup(runs)
     if what == "kernel":
-        from .cli_kernel import bench_kernel
+        from tutor.cli.kernel import bench_kernel
 
         return bench_kernel(runs)
     if what == "model":
-        from .cli_backend import bench_model
+        from tutor.cli.backend import bench_model
 
         return bench_model(runs)
     if what == "dashboard":

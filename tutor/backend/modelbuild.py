@@ -65,9 +65,9 @@ def content_dir() -> Path:
     env = os.environ.get("FM_TUTOR_CONTENT")
     if env:
         return Path(env)
-    import content
+    import tutor.content
 
-    return Path(content.__file__).resolve().parent
+    return Path(tutor.content.__file__).resolve().parent
 
 
 def source_files(root: Path) -> list[Path]:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from rich.text import Text
-from widgets.key_bar import KeyBar
+from tutor.widgets.key_bar import KeyBar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -10,7 +10,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Label, OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
 
-from ..glyphs import bar, g
+from tutor.core.glyphs import bar, g
 
 
 class CustomPathScreen(ModalScreen[list[str] | None]):

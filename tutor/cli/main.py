@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
+from tutor import __version__
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--version", action="version", version=f"fm-tutor {__version__}")
     _add_common(ap)
-    from .cli_kernel import add_kernel_host as _add_kernel_host
+    from tutor.cli.kernel import add_kernel_host as _add_kernel_host
 
     _add_kernel_host(ap, top=True)
     sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--lesson", metavar="ID", help="only this lesson")
     pr.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
 
-    from . import cli_backend, cli_kernel
+    from tutor.cli import backend as cli_backend, kernel as cli_kernel
 
     cli_kernel.add_commands(sub)
     cli_backend.add_commands(sub)
@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["kernel-agent"]:  # the remote end of --kernel-host: kept out of --help (README documents it)
-        from .cli_kernel import run_agent
+        from tutor.cli.kernel import run_agent
 
         return run_agent(argv[1:])
     ap = build_parser()
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     if cmd == "stats":
         return cmd_stats(args)
     if cmd == "bench":
-        from .bench import run_bench
+        from tutor.cli.bench import run_bench
 
         return run_bench(args.what, runs=args.runs)
     if cmd == "path" and not args.path:
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_progress(args)
     if cmd == "serve":
         return cmd_serve(args)
-    from . import cli_backend, cli_kernel
+    from tutor.cli import backend as cli_backend, kernel as cli_kernel
 
     for module in (cli_kernel, cli_backend):
         r = module.run(args)
@@ -139,7 +139,7 @@ def _content_root() -> Path | None:
 
 
 def cmd_check(args) -> int:
-    from .course import validate_course
+    from tutor.course import validate_course
 
     root = Path(args.dir) if args.dir else _content_root()
     course, problems = validate_course(root)
@@ -162,13 +162,18 @@ def cmd_check(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    from .course import load_course
+    from tutor.course import load_course
 
     course = load_course(Path(args.dir) if args.dir else _content_root())
     print(f"{'lesson':<7}{'words':>7}{'steps':>7}{'cells':>7}{'gpu':>5}{'exer':>6}{'quiz':>6}  types")
+    refused = []
     for lid in course.written_ids():
         les = course.lesson(lid)
         if les is None:
+            continue
+        if les.errors:  # the one acceptance policy: check's lines, and no figures for a broken lesson
+            refused.append(les)
+            print(f"{lid:<7}not counted: {len(les.errors)} error(s), see below")
             continue
         cells = [c for c in les.cells if not c.is_hidden]
         types = sorted({q.type for q in les.quizzes})
@@ -176,7 +181,10 @@ def cmd_stats(args) -> int:
             f"{lid:<7}{les.word_count():>7}{len(les.steps):>7}{len(cells):>7}{sum(c.is_gpu for c in cells):>5}"
             f"{sum(c.is_exercise for c in cells):>6}{len(les.quizzes):>6}  {','.join(types)}"
         )
-    return 0
+    for les in refused:
+        for p in les.errors:
+            print(p, file=sys.stderr)
+    return 1 if refused else 0
 
 
 def _confirm(question: str, yes: bool) -> bool:
@@ -192,10 +200,10 @@ def cmd_progress(args) -> int:
     import csv
     import json
 
-    from progress import ProgressStore
+    from tutor.progress import ProgressStore
 
-    from .course import load_course
-    from .dashboard import render_text, summarize
+    from tutor.course import load_course
+    from tutor.learning.summaries import render_text, summarize
 
     store = ProgressStore()
     try:
@@ -285,7 +293,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_list_paths() -> int:
-    from .course import load_course
+    from tutor.course import load_course
 
     course = load_course(_content_root())
     for p in course.paths:
@@ -294,7 +302,7 @@ def cmd_list_paths() -> int:
 
 
 def cmd_launch(args) -> int:
-    from .course import CourseError, load_course
+    from tutor.course import CourseError, load_course
 
     try:
         course = load_course(_content_root())
@@ -326,11 +334,11 @@ def cmd_launch(args) -> int:
     term = os.environ.get("TERM", "")
     if images == "terminal" or (images == "auto" and sys.stdout.isatty() and not os.environ.get("TMUX")
                                 and not term.startswith(("screen", "tmux", "linux", "dumb"))):
-        from widgets.output_view import enable_terminal_images
+        from tutor.widgets.output_view import enable_terminal_images
 
         enable_terminal_images()  # textual-image asks the terminal about graphics before Textual starts
 
-    from .app import TutorApp
+    from tutor.ui.app import TutorApp
 
     app = TutorApp(course=course, start=start)
     app.run()

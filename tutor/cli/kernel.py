@@ -72,7 +72,7 @@ def run_agent(argv: list[str]) -> int:
     p.add_argument("--cwd", help="the kernel's working directory (default: the home directory)")
     p.add_argument("--start-timeout", type=float, default=60.0, help="seconds the kernel may take to start")
     args = p.parse_args(argv)
-    from .kernel.agent import main
+    from tutor.kernel.agent import main
 
     return main(args.lesson, args.cwd, args.start_timeout)
 
@@ -92,7 +92,7 @@ def _server_name(e: dict) -> str:
 
 def _server_dir() -> Path | None:
     """The model server's runtime dir (FM_TUTOR_RUNTIME_DIR or the default), None if it cannot be made."""
-    from .config import ConfigError, runtime_dir
+    from tutor.core.config import ConfigError, runtime_dir
 
     try:
         return runtime_dir()
@@ -103,9 +103,9 @@ def _server_dir() -> Path | None:
 def _cull(base: Path, run_dir: Path | None) -> None:
     """Stop the kernels and the model server detached longer than kernel.detach_idle (as the next fm-tutor
     would), and say so."""
-    from . import server_detach as sd
-    from .config import ConfigError, load_config
-    from .kernel import detach as reg
+    from tutor.backend import detached as sd
+    from tutor.core.config import ConfigError, load_config
+    from tutor.kernel import detach as reg
 
     try:
         idle = float(load_config().kernel.detach_idle)
@@ -122,7 +122,7 @@ def _cull(base: Path, run_dir: Path | None) -> None:
 
 
 def _list_server(run_dir: Path | None) -> None:
-    from . import server_detach as sd
+    from tutor.backend import detached as sd
 
     r = sd.listing(run_dir) if run_dir else None
     if r is None:
@@ -134,9 +134,9 @@ def _list_server(run_dir: Path | None) -> None:
 
 
 def _kernels(args) -> int:
-    from . import server_detach as sd
-    from .kernel import default_runtime_dir
-    from .kernel import detach as reg
+    from tutor.backend import detached as sd
+    from tutor.kernel import default_runtime_dir
+    from tutor.kernel import detach as reg
 
     base = Path(args.runtime_dir) if args.runtime_dir else default_runtime_dir()
     server_dir = _server_dir()
@@ -197,8 +197,8 @@ def _kernels(args) -> int:
 def remote_host():
     """The configured kernel host (``--kernel-host``, FM_TUTOR_KERNEL_HOST, kernel.host) as a RemoteHost, or None.
     Raises ValueError (a ConfigError) when the configuration is not usable."""
-    from .config import load_config
-    from .kernel.remote import RemoteHost
+    from tutor.core.config import load_config
+    from tutor.kernel.remote import RemoteHost
 
     return RemoteHost.from_config(load_config())
 
@@ -213,7 +213,7 @@ def run(args: argparse.Namespace) -> int | None:
     if cmd == "kernels":
         return _kernels(args)
     if cmd == "run-cells":
-        from .headless import load_lessons, run_lessons
+        from tutor.kernel.headless import load_lessons, run_lessons
 
         try:
             lessons = load_lessons(list(args.lessons), _content(args))
@@ -233,7 +233,7 @@ def run(args: argparse.Namespace) -> int | None:
             print(f"kernels on {remote.host} over SSH", flush=True)
         return run_lessons(lessons, gpu=args.gpu, color=color, remote=remote)
     if cmd == "export":
-        from .headless import export_notebook, load_lessons
+        from tutor.kernel.headless import export_notebook, load_lessons
 
         try:
             (les,) = load_lessons([args.lesson], _content(args))
@@ -251,7 +251,7 @@ def bench_kernel(runs: int = 5) -> int:
     """Print kernel figures (pool vs raw jupyter_client, first output, interrupt, RSS, UI under flood)."""
     import textual.app  # noqa: F401  (the TUI process has Textual loaded: count it in the RSS)
 
-    from .kernel.bench import bench_pool
+    from tutor.kernel.bench import bench_pool
 
     figs = bench_pool(runs)
     ui = bench_ui_flood(lines=1_000_000)
@@ -289,9 +289,9 @@ def bench_ui_flood(lines: int = 1_000_000) -> dict:
     from textual.app import App, ComposeResult
     from textual.widgets import Static
 
-    from widgets.output_view import OutputView
+    from tutor.widgets.output_view import OutputView
 
-    from .kernel import OutputBuffer, Stream
+    from tutor.kernel import OutputBuffer, Stream
 
     lat: list[float] = []
     lags: list[float] = []

@@ -13,10 +13,10 @@ from typing import Any
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 
-from progress import ProgressStore
+from tutor.progress import ProgressStore
 
-from .course import Course, load_course
-from .screens.commands import CourseCommands
+from tutor.course import Course, load_course
+from tutor.ui.screens.commands import CourseCommands
 
 
 class TutorApp(App[int]):
@@ -43,7 +43,7 @@ class TutorApp(App[int]):
     ) -> None:
         ansi = os.environ.get("FM_TUTOR_ANSI", "").lower() in ("1", "true", "yes") or os.environ.get("TERM") == "linux"
         super().__init__(ansi_color=ansi)
-        from .config import ConfigError, load_config
+        from tutor.core.config import ConfigError, load_config
 
         try:
             self.config = load_config()
@@ -68,12 +68,12 @@ class TutorApp(App[int]):
         self._hangup_installed = False
         self.output_limits: dict = {"max_lines": self.config.kernel.max_lines, "max_bytes": self.config.kernel.max_bytes}
         self.quiz_threshold = float(self.config.quiz.pass_threshold)
-        self.model_server = None  # tutor.server.ModelServer, started in the background after the first paint
+        self.model_server = None  # tutor.backend.supervisor.ModelServer, started in the background after the first paint
         self.model_status = ""
 
     # ------------------------------------------------------------------ lifecycle
     def on_mount(self) -> None:
-        from .screens.home import HomeScreen
+        from tutor.ui.screens.home import HomeScreen
 
         self.push_screen(HomeScreen())
         if self._config_error:
@@ -114,7 +114,7 @@ class TutorApp(App[int]):
     # ------------------------------------------------------------------ model server
     def start_model_server(self) -> None:
         """Start the local OpenAI-compatible server (transformers serve, or vLLM on a CUDA GPU) in the background."""
-        from .server import ModelServer, ServerError
+        from tutor.backend.supervisor import ModelServer, ServerError
 
         if self.model_server is not None:
             return
@@ -163,7 +163,7 @@ class TutorApp(App[int]):
             self.notify(f"The model server failed: {reason}. `fm-tutor doctor` says more.", severity="error", timeout=15)
 
     def _refresh_status(self) -> None:
-        from widgets.key_bar import KeyBar
+        from tutor.widgets.key_bar import KeyBar
 
         for bar in self.screen.query(KeyBar):
             bar.redraw()
@@ -176,8 +176,8 @@ class TutorApp(App[int]):
 
         import tutor.course.parser  # noqa: F401
         import tutor.kernel  # noqa: F401
-        import tutor.screens.cells  # noqa: F401
-        import tutor.screens.reader  # noqa: F401
+        import tutor.ui.screens.cells  # noqa: F401
+        import tutor.ui.screens.reader  # noqa: F401
         from textual.widgets import Input, TextArea
 
         try:  # the Python grammar for TextArea's highlighting (tree-sitter), if installed
@@ -213,8 +213,8 @@ class TutorApp(App[int]):
     def kernel_pool(self):
         """The pool of lesson kernels (one per open lesson), created on first use."""
         if self._kernels is None:
-            from .kernel import KernelPool
-            from .kernel.remote import RemoteHost
+            from tutor.kernel import KernelPool
+            from tutor.kernel.remote import RemoteHost
 
             spare = os.environ.get("FM_TUTOR_SPARE_KERNEL", "1") not in ("0", "false", "no")
             self._kernels = KernelPool(keep_alive=self.kernel_keep_alive, spare=spare,
@@ -223,10 +223,10 @@ class TutorApp(App[int]):
         return self._kernels
 
     def _cull_detached(self, kernels: bool = True) -> None:
-        from . import server_detach
-        from .config import runtime_dir
-        from .kernel import default_runtime_dir
-        from .kernel.detach import cull
+        from tutor.backend import detached as server_detach
+        from tutor.core.config import runtime_dir
+        from tutor.kernel import default_runtime_dir
+        from tutor.kernel.detach import cull
 
         if kernels:
             cull(default_runtime_dir(), self.kernel_detach_idle)
@@ -316,13 +316,18 @@ class TutorApp(App[int]):
 
     # ------------------------------------------------------------------ navigation
     def open_lesson(self, lesson_id: str, step_id: str | None = None, _retry: int = 0) -> None:
-        from .screens.reader import ReaderScreen
+        from tutor.ui.screens.reader import ReaderScreen
 
         lesson = self.course.lesson(lesson_id)
         if lesson is None:
             entry = self.course.entries.get(lesson_id)
             title = entry.title if entry else lesson_id
             self.notify(f"Lesson {lesson_id} ({title}) is not written yet.", severity="warning")
+            return
+        if lesson.errors:  # the one acceptance policy: a read-only page of check's lines, no cells
+            from tutor.ui.screens.problems import LessonProblemsScreen
+
+            self.push_screen(LessonProblemsScreen(lesson))
             return
         if step_id is None:
             step_id = self.store.lesson_state(lesson_id).last_step
@@ -366,7 +371,7 @@ class TutorApp(App[int]):
 
     def prebuild_reader(self) -> None:
         """Compose the (empty) reader off screen, so the first lesson opened only lays out its step."""
-        from .screens.reader import ReaderScreen
+        from tutor.ui.screens.reader import ReaderScreen
 
         if self.reader_screen() is not None or not self.is_running:
             return
@@ -430,7 +435,7 @@ class TutorApp(App[int]):
         return st.status if st else "not_started"
 
     def _replace_top(self, screen_cls) -> None:
-        from .screens.home import HomeScreen
+        from tutor.ui.screens.home import HomeScreen
 
         # keep the stack shallow: home at the bottom, one screen above it
         while len(self.screen_stack) > 2 and not isinstance(self.screen, HomeScreen):
@@ -442,38 +447,38 @@ class TutorApp(App[int]):
         self.push_screen(screen_cls())
 
     def action_go_home(self) -> None:
-        from .screens.home import HomeScreen
+        from tutor.ui.screens.home import HomeScreen
 
         while len(self.screen_stack) > 1 and not isinstance(self.screen, HomeScreen):
             self.pop_screen()
 
     def action_roadmap(self) -> None:
-        from .screens.roadmap import RoadmapScreen
+        from tutor.ui.screens.roadmap import RoadmapScreen
 
         self._replace_top(RoadmapScreen)
 
     def action_paths(self) -> None:
-        from .screens.paths import PathsScreen
+        from tutor.ui.screens.paths import PathsScreen
 
         self._replace_top(PathsScreen)
 
     def action_dashboard(self) -> None:
-        from .screens.dashboard import DashboardScreen
+        from tutor.ui.screens.dashboard import DashboardScreen
 
         self._replace_top(DashboardScreen)
 
     def action_doctor(self) -> None:
-        from .screens.doctor import DoctorScreen
+        from tutor.ui.screens.doctor import DoctorScreen
 
         self._replace_top(DoctorScreen)
 
     def action_review(self) -> None:
-        from .screens.review import ReviewScreen
+        from tutor.ui.screens.review import ReviewScreen
 
         self._replace_top(ReviewScreen)
 
     def action_help(self) -> None:
-        from .screens.help import HelpScreen
+        from tutor.ui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .course.model import Lesson
+from tutor.course.model import Lesson
 
 DEFAULT_THRESHOLD = 0.7
 

@@ -6,8 +6,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from .completion import DEFAULT_THRESHOLD
-from .course.model import Course
+from tutor.learning.completion import DEFAULT_THRESHOLD
+from tutor.course.model import Course
 
 
 def _dt(s) -> datetime:
@@ -204,7 +204,7 @@ def fmt_duration(seconds: float) -> str:
 
 
 def render_text(course: Course, s: Summary, width: int = 40) -> str:
-    from .glyphs import bar
+    from tutor.core.glyphs import bar
 
     out = []
     if s.path_title:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from rich.text import Text
-from widgets.key_bar import KeyBar
+from tutor.widgets.key_bar import KeyBar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -10,7 +10,7 @@ from textual.screen import Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from ..glyphs import STATUS_LABEL, g, stars
+from tutor.core.glyphs import STATUS_LABEL, g, stars
 
 
 class HomeScreen(Screen):

@@ -8,7 +8,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
-from widgets.key_bar import KeyBar
+from tutor.widgets.key_bar import KeyBar
 
 
 class DoctorScreen(Screen):
@@ -32,7 +32,7 @@ class DoctorScreen(Screen):
         self.run_worker(self._diagnose, thread=True, exclusive=True, group="doctor", exit_on_error=False)
 
     def _diagnose(self) -> None:
-        from ..doctor import diagnose, format_report
+        from tutor.backend.doctor import diagnose, format_report
 
         try:
             rep = diagnose(self.app.course.root)
