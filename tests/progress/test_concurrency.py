@@ -238,7 +238,7 @@ def test_writes_do_not_block_and_retry_past_a_held_lock(tmp_path):
 
 @pytest.mark.timeout(60)
 def test_write_that_never_gets_the_lock_is_reported(tmp_path, monkeypatch):
-    from tutor.progress import store as store_mod
+    from tutor.progress import durable as store_mod
 
     path = tmp_path / "progress.db"
     store = ProgressStore(path)

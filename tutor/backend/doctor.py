@@ -46,7 +46,7 @@ class LessonGpu:
 class Report:
     python: str
     packages: dict[str, str | None]  # name -> version (None: not installed)
-    gpus: list  # tutor.backend.supervisor.GpuInfo
+    gpus: list  # tutor.backend.gpu.GpuInfo
     checks: list[Check] = field(default_factory=list)
     model_card: dict | None = None
     lessons: list[LessonGpu] = field(default_factory=list)
@@ -121,7 +121,7 @@ CUDA_PROBE = textwrap.dedent("""
 
 def torch_cuda_probe(timeout: float = 60.0) -> list:
     """CUDA devices as torch sees them, from a subprocess (used when nvidia-smi is absent)."""
-    from tutor.backend.supervisor import GpuInfo
+    from tutor.backend.gpu import GpuInfo
 
     try:
         out = subprocess.run([sys.executable, "-c", CUDA_PROBE], capture_output=True, text=True, timeout=timeout)
@@ -134,7 +134,7 @@ def default_cuda_probe() -> list:
     """nvidia-smi when present; otherwise ask torch in a subprocess (this process never imports torch)."""
     import shutil
 
-    from tutor.backend.supervisor import nvidia_smi_gpus
+    from tutor.backend.gpu import nvidia_smi_gpus
 
     if shutil.which("nvidia-smi"):
         return nvidia_smi_gpus()

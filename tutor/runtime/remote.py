@@ -25,7 +25,8 @@ def _auto_start_default() -> bool:
 def endpoint(auto_start: bool | None = None):
     """The running server's Endpoint (env vars, then the endpoint file); optionally start one in this process."""
     global _server
-    from tutor.backend.supervisor import ModelServer, ServerError, current_endpoint
+    from tutor.backend.endpoint import ServerError, current_endpoint
+    from tutor.backend.supervisor import ModelServer
 
     with _lock:
         if _server is not None and _server.endpoint is not None and _server.state.value == "ready":

@@ -114,7 +114,8 @@ class TutorApp(App[int]):
     # ------------------------------------------------------------------ model server
     def start_model_server(self) -> None:
         """Start the local OpenAI-compatible server (transformers serve, or vLLM on a CUDA GPU) in the background."""
-        from tutor.backend.supervisor import ModelServer, ServerError
+        from tutor.backend.endpoint import ServerError
+        from tutor.backend.supervisor import ModelServer
 
         if self.model_server is not None:
             return
