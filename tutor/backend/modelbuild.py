@@ -23,9 +23,7 @@ import time
 from pathlib import Path
 
 MODEL_NAME = "fm-tiny"
-DEFAULT_SEED = 1234
-DEFAULT_STEPS = 900
-DEFAULT_MAX_SECONDS = 420.0
+from tutor.backend.buildargs import DEFAULT_MAX_SECONDS, DEFAULT_SEED, DEFAULT_STEPS, add_arguments  # noqa: E402
 SEQ_LEN = 128
 BATCH = 8
 
@@ -284,17 +282,6 @@ def main(argv: list[str] | None = None) -> int:
     build(Path(args.out) if args.out else None, seed=args.seed, steps=args.steps,
           max_seconds=args.max_seconds, threads=args.threads)
     return 0
-
-
-def add_arguments(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--out", metavar="DIR", help="output directory (default: tutor/models/fm-tiny in the package)")
-    ap.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
-    ap.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"optimizer steps (default {DEFAULT_STEPS})")
-    ap.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS,
-                    help=f"safety time box for training (default {DEFAULT_MAX_SECONDS:.0f})")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch threads (default 1: on a shared 2-core box, 2 OpenMP threads measured ~4x slower "
-                         "under load, and one thread keeps reductions bit-for-bit reproducible)")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@
     bench "model" -> bench_model(runs)
 
 Commands: `model build`, `model info`, `serve-model`, `config`, `doctor`. No torch is imported here; `model build`
-imports tutor.backend.modelbuild (a build script) only when run.
+runs tutor.backend.modelbuild (a build script) in its own process.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def add_commands(sub) -> None:
     b = msub.add_parser("build", help="train fm-tiny from the course text (a few minutes on a CPU)",
                         description="Train the tokenizer and the model on the course's own text, seeded, and save "
                                     "them with a card (fm_tiny.json).")
-    from tutor.backend.modelbuild import add_arguments  # stdlib-only at import time; torch is imported inside build()
+    from tutor.backend.buildargs import add_arguments  # stdlib only: the build itself runs in its own process
 
     add_arguments(b)
     msub.add_parser("info", help="print the model card and where the configured model resolves")
@@ -54,11 +54,12 @@ def run(args: argparse.Namespace) -> int | None:
     if cmd == "model":
         action = getattr(args, "model_cmd", None)
         if action == "build":
-            from tutor.backend import modelbuild
+            import subprocess
 
-            modelbuild.build(Path(args.out) if args.out else None, seed=args.seed, steps=args.steps,
-                             max_seconds=args.max_seconds, threads=args.threads)
-            return 0
+            from tutor.backend.buildargs import to_argv
+
+            # its own process: torch and transformers never load into the CLI's
+            return subprocess.run([sys.executable, "-m", "tutor.backend.modelbuild", *to_argv(args)]).returncode
         if action == "info":
             return model_info()
         print("usage: fm-tutor model {build,info}", file=sys.stderr)
