@@ -200,7 +200,7 @@ async def test_paths_screen_progress_and_custom_path(fixture_course, tmp_path):
         await pilot.press("space", "down", "down", "space", "ctrl+s")  # 01 and 03
         await pilot.pause()
         assert app.store.custom_path() == ["01", "03"] and app.store.active_path() == "custom"
-        assert app.next_lesson_on_path() == "01"
+        assert app.session.next_lesson_on_path() == "01"
 
 
 async def test_help_lists_every_binding(fixture_course, tmp_path):

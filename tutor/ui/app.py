@@ -13,9 +13,9 @@ from typing import Any
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 
-from tutor.progress import ProgressStore
-
 from tutor.course import Course, load_course
+from tutor.learning.session import LearningSession
+from tutor.progress import ProgressStore
 from tutor.ui.screens.commands import CourseCommands
 
 
@@ -68,6 +68,7 @@ class TutorApp(App[int]):
         self._hangup_installed = False
         self.output_limits: dict = {"max_lines": self.config.kernel.max_lines, "max_bytes": self.config.kernel.max_bytes}
         self.quiz_threshold = float(self.config.quiz.pass_threshold)
+        self.session = LearningSession(self.course, self.store, self.quiz_threshold)  # the course's rules, no UI
         self.model_server = None  # tutor.backend.supervisor.ModelServer, started in the background after the first paint
         self.model_status = ""
 
@@ -83,7 +84,7 @@ class TutorApp(App[int]):
             self.notify(st.message or "progress is not being saved", severity="warning" if st.persistent else "error", timeout=10)
         if self.start.get("path"):
             self.store.set_active_path(self.start["path"])
-            nxt = self.next_lesson_on_path()
+            nxt = self.session.next_lesson_on_path()
             if nxt:
                 self.open_lesson(nxt)
             else:
@@ -174,12 +175,12 @@ class TutorApp(App[int]):
         at the home screen (the dashboard and the review screen need every lesson parsed)."""
         import jupyter_client.asynchronous  # noqa: F401
         import jupyter_client.kernelspec  # noqa: F401
+        from textual.widgets import Input, TextArea
 
         import tutor.course.parser  # noqa: F401
         import tutor.kernel  # noqa: F401
         import tutor.ui.screens.cells  # noqa: F401
         import tutor.ui.screens.reader  # noqa: F401
-        from textual.widgets import Input, TextArea
 
         try:  # the Python grammar for TextArea's highlighting (tree-sitter), if installed
             TextArea(language="python")
@@ -388,52 +389,11 @@ class TutorApp(App[int]):
 
     def continue_learning(self) -> None:
         """Resume at the exact step where the learner stopped, or start the path's next lesson."""
-        pos = self.store.last_position()
-        if pos and self.course.lesson(pos[0]) is not None:
-            state = self.store.lesson_state(pos[0])
-            if state.status != "done":
-                self.open_lesson(pos[0], pos[1])
-                return
-        nxt = self.next_lesson_on_path()
-        if nxt:
-            self.open_lesson(nxt)
-        elif pos and self.course.lesson(pos[0]) is not None:
-            self.open_lesson(pos[0], pos[1])
+        target = self.session.resume_target()
+        if target is None:
+            self.notify("No lesson is written yet.", severity="warning")
         else:
-            first = next(iter(self.course.written_ids()), None)
-            if first:
-                self.open_lesson(first)
-            else:
-                self.notify("No lesson is written yet.", severity="warning")
-
-    def active_path_lessons(self) -> list[str]:
-        pid = self.store.active_path()
-        if pid == "custom":
-            return self.store.custom_path()
-        p = self.course.path(pid) if pid else None
-        return list(p.lessons) if p else []
-
-    def active_path_title(self) -> str | None:
-        pid = self.store.active_path()
-        if pid == "custom":
-            return "Custom path"
-        p = self.course.path(pid) if pid else None
-        return p.title if p else None
-
-    def next_lesson_on_path(self) -> str | None:
-        """The first lesson of the active path that is not done (written lessons first)."""
-        states = self.store.all_lesson_states()
-        lessons = self.active_path_lessons()
-        pending = [lid for lid in lessons if getattr(states.get(lid), "status", "not_started") != "done"]
-        for lid in pending:
-            if self.course.is_written(lid):
-                return lid
-        return pending[0] if pending else None
-
-    def lesson_status(self, lesson_id: str, states: dict | None = None) -> str:
-        states = states if states is not None else self.store.all_lesson_states()
-        st = states.get(lesson_id)
-        return st.status if st else "not_started"
+            self.open_lesson(*target)
 
     def _replace_top(self, screen_cls) -> None:
         from tutor.ui.screens.home import HomeScreen

@@ -28,7 +28,7 @@ class CourseCommands(Provider):
 
     def _choose_path(self, pid: str) -> None:
         self.app.store.set_active_path(pid)
-        self.app.notify(f"Active path: {self.app.active_path_title()}")
+        self.app.notify(f"Active path: {self.app.session.active_path_title()}")
 
     async def discover(self) -> Hits:
         for name, cb, help_ in self._items():

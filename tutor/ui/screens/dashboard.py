@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from rich.table import Table
 from rich.text import Text
-from tutor.widgets.key_bar import KeyBar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
-from tutor.learning.summaries import Summary, fmt_duration, summarize
 from tutor.core.glyphs import bar
+from tutor.learning.summaries import Summary, fmt_duration, summarize
+from tutor.widgets.key_bar import KeyBar
 
 
 def _plot_widgets(s: Summary):

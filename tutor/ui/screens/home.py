@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from rich.text import Text
-from tutor.widgets.key_bar import KeyBar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -11,6 +10,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from tutor.core.glyphs import STATUS_LABEL, g, stars
+from tutor.widgets.key_bar import KeyBar
 
 
 class HomeScreen(Screen):
@@ -46,7 +46,7 @@ class HomeScreen(Screen):
         app = self.app
         course = app.course
         states = app.store.all_lesson_states()
-        on_path = set(app.active_path_lessons())
+        on_path = set(app.session.active_path_lessons())
         ol = self.query_one("#lessons", OptionList)
         highlighted = ol.highlighted_option.id if ol.highlighted_option else None
         ol.clear_options()
@@ -56,7 +56,7 @@ class HomeScreen(Screen):
             for lid in sec.lessons:
                 e = course.entries[lid]
                 written = course.is_written(lid)
-                status = app.lesson_status(lid, states)
+                status = app.session.lesson_status(lid, states)
                 mark = g(status) if written else g("missing")
                 t = Text()
                 t.append(f" {mark} ", style="bold" if status != "not_started" else "")
@@ -69,7 +69,7 @@ class HomeScreen(Screen):
                     t.append(f" {g('play')}", style="bold magenta")
                 options.append(Option(t, id=f"lesson-{lid}"))
         ol.add_options(options)
-        target = highlighted or (f"lesson-{app.next_lesson_on_path()}" if app.next_lesson_on_path() else "lesson-01")
+        target = highlighted or (f"lesson-{app.session.next_lesson_on_path()}" if app.session.next_lesson_on_path() else "lesson-01")
         try:
             ol.highlighted = ol.get_option_index(target)
         except Exception:
@@ -80,9 +80,9 @@ class HomeScreen(Screen):
     def _update_top(self, states) -> None:
         app = self.app
         course = app.course
-        ptitle = app.active_path_title()
-        lessons = app.active_path_lessons()
-        done = sum(1 for lid in lessons if app.lesson_status(lid, states) == "done")
+        ptitle = app.session.active_path_title()
+        lessons = app.session.active_path_lessons()
+        done = sum(1 for lid in lessons if app.session.lesson_status(lid, states) == "done")
         top = Text()
         top.append(f" {course.title} ", style="bold reverse")
         written = len(course.written_ids())
@@ -105,7 +105,7 @@ class HomeScreen(Screen):
             cont.append(f"{les.id} {les.title}")
             cont.append(f", step {idx + 1}/{len(les.steps)}: {les.steps[idx].title}", style="dim")
         else:
-            nxt = app.next_lesson_on_path() or next(iter(course.written_ids()), None)
+            nxt = app.session.next_lesson_on_path() or next(iter(course.written_ids()), None)
             if nxt:
                 cont.append(f" {g('play')} Start [c]: ", style="bold")
                 cont.append(f"{nxt} {course.entries[nxt].title}")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from rich.text import Text
-from tutor.widgets.key_bar import KeyBar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -11,6 +10,7 @@ from textual.widgets import Button, Label, OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
 
 from tutor.core.glyphs import bar, g
+from tutor.widgets.key_bar import KeyBar
 
 
 class CustomPathScreen(ModalScreen[list[str] | None]):
@@ -84,7 +84,7 @@ class PathsScreen(Screen):
             entries.append(("custom", "Custom path", "your pace", custom, "Lessons you picked yourself."))
         width = max(20, min(40, self.app.size.width - 40))
         for pid, title, duration, lessons, summary in entries:
-            done = [lid for lid in lessons if app.lesson_status(lid, states) == "done"]
+            done = [lid for lid in lessons if app.session.lesson_status(lid, states) == "done"]
             t = Text()
             t.append(f"{g('play') if pid == active else ' '} ", style="bold magenta")
             t.append(title, style="bold")
@@ -93,7 +93,7 @@ class PathsScreen(Screen):
                 t.append("  (active)", style="bold magenta")
             t.append("\n   ")
             for i, lid in enumerate(lessons):
-                st = app.lesson_status(lid, states)
+                st = app.session.lesson_status(lid, states)
                 t.append(f"{lid}{g(st) if st != 'not_started' else ''}", style="green" if st == "done" else ("cyan" if st == "in_progress" else ""))
                 if i < len(lessons) - 1:
                     t.append(f" {g('arrow')} ", style="dim")
@@ -119,13 +119,13 @@ class PathsScreen(Screen):
         pid = self._selected()
         if pid:
             self.app.store.set_active_path(pid)
-            title = self.app.active_path_title()
-            nxt = self.app.next_lesson_on_path()
+            title = self.app.session.active_path_title()
+            nxt = self.app.session.next_lesson_on_path()
             self.notify(f"Active path: {title}." + (f" Next lesson: {nxt}. Press n to open it." if nxt else " All done!"))
             self.refresh_view()
 
     def action_next_lesson(self) -> None:
-        nxt = self.app.next_lesson_on_path()
+        nxt = self.app.session.next_lesson_on_path()
         if nxt:
             self.app.open_lesson(nxt)
         else:

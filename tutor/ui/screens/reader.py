@@ -5,7 +5,6 @@ import gc
 import time
 
 from rich.text import Text
-from tutor.widgets.key_bar import KeyBar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -14,15 +13,12 @@ from textual.widget import Widget
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from tutor.core.glyphs import g
+from tutor.course.model import Cell, Lesson, Quiz
 from tutor.widgets.code_cell import CodeCell
+from tutor.widgets.key_bar import KeyBar
 from tutor.widgets.quiz_card import QuizCard
 from tutor.widgets.step_view import StepView
-
-from tutor.learning.completion import completion
-from tutor.course.model import Cell, Lesson, Quiz
-from tutor.core.glyphs import g
-
-MAX_STEP_SECONDS = 15 * 60  # a step left open longer than this counts as 15 minutes (the learner walked away)
 
 
 class ReaderScreen(Screen):
@@ -378,10 +374,8 @@ class ReaderScreen(Screen):
 
     # ------------------------------------------------------------------ quizzes
     def on_quiz_card_answered(self, event: QuizCard.Answered) -> None:
-        store = self.app.store
-        lid = self.lesson.id
-        store.record_quiz_attempt(lid, event.quiz.id, event.grade.answer, event.grade.correct, event.seconds)
-        store.review_answer(f"{lid}:{event.quiz.id}", lid, event.grade.correct)
+        recorded = self.app.session.record_answer(self.lesson, event.quiz.id, event.grade.answer, event.grade.correct,
+                                                  event.seconds)
         step = self.lesson.steps[self.index]
         if step.is_quiz:
             cards = list(self.query(QuizCard))
@@ -392,7 +386,8 @@ class ReaderScreen(Screen):
                 if wrong:
                     msg += f" Press X to retry the {wrong} wrong one(s)."
                 self.notify(msg, timeout=8)
-        self.update_completion()
+        if recorded.lesson_done_now:
+            self.notify(f"Lesson {self.lesson.id} complete!", timeout=6)
 
     def action_retry_wrong(self) -> None:
         wrong = [c for c in self.query(QuizCard) if c.result is not None and not c.result.correct]
@@ -405,31 +400,17 @@ class ReaderScreen(Screen):
             self.notify("No wrong answers to retry on this step.")
 
     def completion(self):
-        store = self.app.store
-        lid = self.lesson.id
-        return completion(
-            self.lesson,
-            store.lesson_state(lid).steps_seen,
-            store.latest_quiz_results(lid),
-            store.exercise_results(lid),
-            getattr(self.app, "quiz_threshold", 0.7),
-        )
+        return self.app.session.completion(self.lesson)
 
     def update_completion(self) -> None:
-        comp = self.completion()
-        state = self.app.store.lesson_state(self.lesson.id)
-        if comp.done and state.status != "done":
-            self.app.store.set_lesson_done(self.lesson.id, True)
+        if self.app.session.update_done(self.lesson):
             self.notify(f"Lesson {self.lesson.id} complete!", timeout=6)
-        elif not comp.done and state.status == "done":
-            pass  # once done, stays done; a later wrong retry does not undo it
 
     def _account_time(self) -> None:
         if self._shown_at is None:
             return
-        spent = min(time.monotonic() - self._shown_at, MAX_STEP_SECONDS)
         step = self.lesson.steps[self.index]
-        self.app.store.add_step_time(self.lesson.id, step.id, spent)
+        self.app.session.record_step_time(self.lesson.id, step.id, time.monotonic() - self._shown_at)
         self._shown_at = None
 
     def on_screen_suspend(self) -> None:

@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 from rich.text import Text
-from tutor.widgets.key_bar import KeyBar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
-from tutor.widgets.quiz_card import QuizCard
-
 from tutor.course.model import Quiz
+from tutor.widgets.key_bar import KeyBar
+from tutor.widgets.quiz_card import QuizCard
 
 
 class ReviewScreen(Screen):
@@ -93,7 +92,7 @@ class ReviewScreen(Screen):
             return
         key, lid, quiz = self.current
         self.answered_correct = event.grade.correct
-        self.app.store.record_quiz_attempt(lid, quiz.id, event.grade.answer, event.grade.correct, event.seconds)
+        self.app.session.record_review_answer(lid, quiz.id, event.grade.answer, event.grade.correct, event.seconds)
         self.done += 1
         self._top()
 
@@ -102,7 +101,7 @@ class ReviewScreen(Screen):
         if self.current is None or self.answered_correct is None:
             return
         key, lid, _ = self.current
-        self.app.store.review_answer(key, lid, self.answered_correct, rating=rating)
+        self.app.session.schedule_review(key, lid, self.answered_correct, rating=rating)
         self.answered_correct = None
 
     def action_rate(self, rating: str) -> None:

@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 from rich.text import Text
-from tutor.widgets.key_bar import KeyBar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
-from tutor.widgets.roadmap import Connector, LessonChip, PhaseBox
-
 from tutor.core.glyphs import g
+from tutor.widgets.key_bar import KeyBar
+from tutor.widgets.roadmap import Connector, LessonChip, PhaseBox
 
 
 class RoadmapScreen(Screen):
@@ -25,14 +24,14 @@ class RoadmapScreen(Screen):
         app = self.app
         course = app.course
         states = app.store.all_lesson_states()
-        on_path = set(app.active_path_lessons())
+        on_path = set(app.session.active_path_lessons())
 
         def chips(ids):
-            return [LessonChip(i, app.lesson_status(i, states), i in on_path, course.is_written(i)) for i in ids]
+            return [LessonChip(i, app.session.lesson_status(i, states), i in on_path, course.is_written(i)) for i in ids]
 
         top = Text()
         top.append(" Roadmap ", style="bold reverse")
-        pt = app.active_path_title()
+        pt = app.session.active_path_title()
         top.append(f"  active path: {pt}" if pt else "  no active path (press p)")
         top.append(f"   {g('done')} done  {g('in_progress')} in progress  {g('not_started')} not started", style="dim")
         yield Static(top, classes="topbar")
