@@ -146,3 +146,22 @@ async def test_kernel_detached_on_exit_and_hangup_then_reattached(fixture_course
         reg.stop(Path(base))
         kill_kernels_under(run_dir)
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+async def test_configured_output_limits_reach_the_reader(fixture_course, tmp_path, monkeypatch):
+    """kernel.max_lines (FM_TUTOR_OUTPUT_MAX_LINES) reaches the reader's output buffers: a cell printing 40 lines
+    keeps 7 of them (head and tail) and says how many it left out."""
+    monkeypatch.setenv("FM_TUTOR_OUTPUT_MAX_LINES", "7")
+    app = TutorApp(course=load_course(fixture_course), store=ProgressStore(tmp_path / "p.db"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        cell = await press_run(app, pilot, "01", "what-a-foundation-model-is", "sqrt-two")
+        assert await wait_for(pilot, lambda: cell.state == "ok"), (cell.state, cell.message)
+        cells = app.screen.cells
+        assert cells.output_limits["max_lines"] == 7
+        lesson_cell = app.screen.lesson.cell("sqrt-two")
+        status = await cells.run(lesson_cell, "for i in range(40): print('line', i)")
+        assert status == "ok"
+        buf = cells.record("sqrt-two").buffer
+        assert buf.total_lines == 40 and buf.hidden_lines == 33, (buf.total_lines, buf.hidden_lines)
+        assert "line 0" in buf.display_text() and "line 39" in buf.display_text()
+        assert "line 20" not in buf.display_text()

@@ -292,13 +292,6 @@ class TutorApp(App[int]):
         except Exception:  # the atexit hook of the pool tries again
             pass
 
-    def kernel_state_changed(self, lesson_id: str, state: str, kernel) -> None:
-        screen = self.screen
-        if hasattr(screen, "kernel_state_changed"):
-            screen.kernel_state_changed(lesson_id, state, kernel)
-        elif state == "dead":
-            self.notify(f"The kernel of lesson {lesson_id} died.", severity="error")
-
     def on_unmount(self) -> None:
         self._release_model_server()
         self._stop_kernels()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Callable
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, TextArea
@@ -39,18 +40,42 @@ def code_hash(code: str) -> str:
     return hashlib.sha256(code.encode("utf-8")).hexdigest()[:16]
 
 
-class LessonCells:
-    """Runs cells of one lesson in its kernel and reports back through ``on_update(cell_id)``."""
+class KernelStateChanged(Message):
+    """Posted to the screen that owns a :class:`LessonCells` when its kernel's state changes (thread-safe: posted
+    from the kernel thread). It reaches the reader even while a modal or the help screen covers it."""
 
-    def __init__(self, app, lesson: Lesson, on_update: Callable[[str], None]) -> None:
+    def __init__(self, lesson_id: str, state: str, kernel) -> None:
+        super().__init__()
+        self.lesson_id = lesson_id
+        self.state = state
+        self.kernel = kernel
+
+
+class LessonCells:
+    """Runs cells of one lesson in its kernel and reports back through ``on_update(cell_id)``.
+
+    Built by the reader when it is mounted, with everything it uses handed in: ``kernels`` (the app's pool, created
+    on first use), the progress ``store``, the configured ``output_limits`` (kernel.max_lines/max_bytes),
+    ``keep_alive`` (how long a left lesson's kernel lingers), ``detaching`` (True while the app exits and detaches
+    its kernels), ``owner`` (the widget that receives :class:`KernelStateChanged`) and ``notify``."""
+
+    def __init__(self, lesson: Lesson, *, kernels: Callable[[], "KernelPool"], store, output_limits: dict,
+                 keep_alive: Callable[[], float], detaching: Callable[[], bool], owner,
+                 notify: Callable[[str], None], on_update: Callable[[str], None]) -> None:
         from tutor.kernel import OutputBuffer
 
-        self.app = app
         self.lesson = lesson
         self.on_update = on_update
         self.records: dict[str, CellRecord] = {}
-        cfg = getattr(app, "output_limits", {}) or {}
-        self._make_buffer = lambda: OutputBuffer(**cfg)
+        limits = dict(output_limits or {})
+        self.output_limits = limits
+        self._make_buffer = lambda: OutputBuffer(**limits)
+        self._kernels = kernels
+        self.store = store
+        self._keep_alive = keep_alive
+        self._detaching = detaching
+        self._owner = owner
+        self._notify = notify
         self.pool: "KernelPool | None" = None
         self._kernel = None
         self.setup = [c for c in lesson.cells if c.is_setup]
@@ -58,11 +83,11 @@ class LessonCells:
     def start(self):
         """Start (or adopt a warm spare) kernel for the lesson in the background; idempotent."""
         if self._kernel is None or self._kernel.state == "dead" and self.pool.kernel(self.lesson.id) is None:
-            self.pool = self.app.kernel_pool()
+            self.pool = self._kernels()
             self._kernel = self.pool.start(self.lesson.id)
             self._kernel.add_state_listener(self._kernel_state)
             if getattr(self._kernel, "reattached", False):
-                self.app.notify(f"Reattached to lesson {self.lesson.id}'s kernel: your variables are still there.")
+                self._notify(f"Reattached to lesson {self.lesson.id}'s kernel: your variables are still there.")
         return self._kernel
 
     @property
@@ -76,15 +101,12 @@ class LessonCells:
 
     # ------------------------------------------------------------------ kernel state
     def _kernel_state(self, kernel, state: str) -> None:  # on the kernel thread
-        try:
-            self.app.call_from_thread(self.app.kernel_state_changed, self.lesson.id, state, kernel)
-        except RuntimeError:  # app already gone
-            pass
+        self._owner.post_message(KernelStateChanged(self.lesson.id, state, kernel))
 
     # ------------------------------------------------------------------ running
     async def run(self, cell: Cell, code: str) -> str:
         """Run one cell (an exercise runs with its hidden check); returns the final status."""
-        store = self.app.store
+        store = self.store
         rec = self.record(cell.id)
         rec.buffer.clear()
         rec.state, rec.message, rec.elapsed = "running", "", None
@@ -151,9 +173,9 @@ class LessonCells:
 
     def close(self) -> None:
         if self.pool is not None:
-            if getattr(self.app, "detaching_on_exit", lambda: False)():
+            if self._detaching():
                 return  # the app is exiting: TutorApp.on_unmount detaches the kernel for the next fm-tutor
-            self.pool.shutdown(self.lesson.id, delay=getattr(self.app, "kernel_keep_alive", 0.0))
+            self.pool.shutdown(self.lesson.id, delay=self._keep_alive())
 
 
 class ConfirmScreen(ModalScreen[bool]):

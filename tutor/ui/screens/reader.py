@@ -57,15 +57,24 @@ class ReaderScreen(Screen):
             self._set_lesson(lesson, step_id)
 
     def _set_lesson(self, lesson: Lesson, step_id: str | None) -> None:
-        from tutor.ui.screens.cells import LessonCells
-
         self.lesson = lesson
         self.index = lesson.step_index(step_id)
-        # outputs and states of cells, kept while the lesson is open; the kernel starts after the first paint
-        self.cells = LessonCells(app=None, lesson=lesson, on_update=self._cell_updated)
+        # outputs and states of cells, kept while the lesson is open; built with its dependencies once the reader
+        # is attached to the app (compose, or load() on a mounted reader); the kernel starts after the first paint
+        self.cells = self._make_cells(lesson) if self.is_attached else None
+
+    def _make_cells(self, lesson: Lesson):
+        from tutor.ui.screens.cells import LessonCells
+
+        app = self.app
+        return LessonCells(lesson, kernels=app.kernel_pool, store=app.store, output_limits=app.output_limits,
+                           keep_alive=lambda: app.kernel_keep_alive, detaching=app.detaching_on_exit, owner=self,
+                           notify=app.notify, on_update=self._cell_updated)
 
     # ------------------------------------------------------------------ compose
     def compose(self) -> ComposeResult:
+        if self.lesson is not None and self.cells is None:
+            self.cells = self._make_cells(self.lesson)
         # Everything of the first page is composed here, so the first layout pass already holds the step.
         yield Static(self._top_text() if self.lesson else "", id="topbar", classes="topbar")
         with Horizontal(id="reader-body"):
@@ -87,7 +96,6 @@ class ReaderScreen(Screen):
     def _opened(self) -> None:
         """The lesson's first page is in the DOM (its step view reports ready; _painted follows the paint): start its kernel
         after the paint, record the visit."""
-        self.cells.app = self.app
         self._kernel_pending = any(not c.is_hidden and not c.is_gpu for c in self.lesson.cells)
         self.app.store.open_lesson(self.lesson.id)
         self._step_shown(self.index)
@@ -257,8 +265,10 @@ class ReaderScreen(Screen):
             w.solved = True
         w.set_state(rec.state, execution_count=rec.execution_count, elapsed=rec.elapsed, message=rec.message)
 
-    def kernel_state_changed(self, lesson_id: str, state: str, kernel) -> None:
-        if lesson_id != self.lesson.id:
+    def on_kernel_state_changed(self, event) -> None:
+        """A kernel of this reader changed state (a message: it arrives under a modal or the help screen too)."""
+        lesson_id, state, kernel = event.lesson_id, event.state, event.kernel
+        if self.lesson is None or lesson_id != self.lesson.id:
             return
         if state == "dead" and getattr(kernel, "start_error", None):  # e.g. a kernel host that cannot be reached
             self.notify(f"The lesson's kernel could not start: {kernel.start_error}. Press R on a cell (or ctrl+k) "
