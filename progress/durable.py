@@ -18,6 +18,7 @@ uncreatable data directory falls back to an in-memory database
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import queue
 import sqlite3
@@ -32,9 +33,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
-
 from tutor.progress import schema
 from tutor.progress.review import Reviewer, iso
+
+log = logging.getLogger(__name__)
 
 ENV_DATA_DIR = "FM_TUTOR_DATA_DIR"
 DB_NAME = "progress.db"
@@ -121,7 +123,7 @@ def _close_quietly(conn: sqlite3.Connection | None) -> None:
         try:
             conn.close()
         except Exception:  # noqa: BLE001,S110 - best effort on the way out
-            pass
+            log.debug("_close_quietly: best effort on the way out", exc_info=True)
 
 
 def _atexit_close(ref: weakref.ref[DurableStore]) -> None:
@@ -326,6 +328,7 @@ class DurableStore:
             try:
                 self._run_write(fn, what)
             except BaseException as exc:  # noqa: BLE001 - never let the writer die
+                log.debug("_writer_loop: never let the writer die", exc_info=True)
                 self._record_failure(what, exc)
             finally:
                 self._done_one()
@@ -354,6 +357,7 @@ class DurableStore:
                 self._record_failure(what, exc)
                 return
             except Exception as exc:  # noqa: BLE001 - reported in status, never raised into the UI
+                log.debug("_run_write: reported in status, never raised into the UI", exc_info=True)
                 self._record_failure(what, exc)
                 return
 
@@ -398,7 +402,7 @@ class DurableStore:
         try:
             atexit.unregister(self._atexit)
         except Exception:  # noqa: BLE001,S110 - best effort on the way out
-            pass
+            log.debug("close: best effort on the way out", exc_info=True)
         with self._rlock:
             if self._wconn is not None and self._wconn is not self._rconn:
                 try:

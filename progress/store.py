@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlite_utils
-
 from tutor.progress import schema
 from tutor.progress.durable import DB_NAME, ENV_DATA_DIR, DurableStore, LessonState, StoreStatus, default_db_path
 from tutor.progress.review import choose_rating, iso, split_key, utc

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import time
 
-from rich.markdown import Markdown as RichMarkdown
 from rich.console import Group
+from rich.markdown import Markdown as RichMarkdown
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -16,8 +16,8 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Static
 
-from tutor.course.model import Quiz
 from tutor.core.glyphs import g
+from tutor.course.model import Quiz
 from tutor.learning.quiz import AnswerError, Grade, grade, presented_order
 
 TYPE_LABEL = {

@@ -13,10 +13,10 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Static
+from tutor.widgets.rendered import RenderedBlock
 
 from tutor.course.model import Cell, Prose, Quiz, Step
 from tutor.course.parser import split_prose
-from tutor.widgets.rendered import RenderedBlock
 
 WidgetFactory = Callable[[object], Widget]
 

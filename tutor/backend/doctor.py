@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import json
+import logging
 import platform
 import subprocess
 import sys
@@ -16,6 +17,8 @@ import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 OK, WARN, FAIL, INFO = "ok", "warn", "fail", "info"
 
@@ -77,6 +80,7 @@ def _satisfies(version: str, spec: str) -> bool | None:
 
         return Version(version) in SpecifierSet(spec) if spec else True
     except Exception:
+        log.debug("_satisfies: caught and carried on", exc_info=True)
         return None
 
 
@@ -184,6 +188,7 @@ def diagnose(content_root: Path | None = None, *, cuda_probe: Callable[[], list]
         course = load_course(content_root)
         course_data = course.data
     except Exception as e:  # a broken course must not hide the rest of the report
+        log.debug("diagnose: a broken course must not hide the rest of the report", exc_info=True)
         course = None
         add(Check("lessons", "course", WARN, f"could not load the course: {e}"))
     env = course_data.get("environment", {})
@@ -263,12 +268,17 @@ def diagnose(content_root: Path | None = None, *, cuda_probe: Callable[[], list]
         except ModelNotFound as e:
             add(Check("model", f"configured model {cfg.model}", FAIL, str(e)))
 
+    from tutor.core.logs import log_path
+
+    add(Check("logs", "log file", INFO, f"{log_path()} (fm-tutor --log-level debug records more)"))
+
     # lessons with GPU cells
     if course is not None:
         for lid in course.written_ids():
             try:
                 lesson = course.lesson(lid)
             except Exception as e:
+                log.debug("diagnose: caught and carried on", exc_info=True)
                 add(Check("lessons", f"lesson {lid}", WARN, f"does not parse: {e}"))
                 continue
             if lesson is None:

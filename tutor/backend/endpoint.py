@@ -3,6 +3,7 @@ supervisor, the CLI and the kernel-side runtime read it. No Textual here."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import urllib.error
 import urllib.request
@@ -11,6 +12,9 @@ from enum import Enum
 from pathlib import Path
 
 from tutor.core.config import runtime_dir
+from tutor.core.errors import TutorError
+
+log = logging.getLogger(__name__)
 
 ENV_BASE_URL = "FM_TUTOR_BASE_URL"
 
@@ -24,7 +28,7 @@ ENV_ENGINE = "FM_TUTOR_ENGINE_SERVING"
 ENDPOINT_FILE = "endpoint.json"
 
 
-class ServerError(RuntimeError):
+class ServerError(TutorError, RuntimeError):
     """The server could not be started or kept running; the message says why (and where its log is)."""
 
 
@@ -94,6 +98,7 @@ def current_endpoint(run_dir: Path | None = None, check: bool = True) -> Endpoin
     try:
         d = Path(run_dir) if run_dir else runtime_dir()
     except Exception:
+        log.debug("current_endpoint: caught and carried on", exc_info=True)
         return None
     ep = Endpoint.read(d / ENDPOINT_FILE)
     if ep is None:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 MODEL_NAME = "fm-tiny"
 from tutor.backend.buildargs import DEFAULT_MAX_SECONDS, DEFAULT_SEED, DEFAULT_STEPS, add_arguments  # noqa: E402
+
 SEQ_LEN = 128
 BATCH = 8
 

@@ -19,6 +19,7 @@ it; both engines listen on 127.0.0.1 only.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import secrets
 import signal
@@ -45,6 +46,8 @@ from tutor.backend.engines import build_command, select_engine, vllm_importable
 from tutor.backend.gpu import GpuInfo, GpuLock, nvidia_smi_gpus
 from tutor.core.config import Config, ModelNotFound, ResolvedModel, load_config, resolve_model, runtime_dir
 from tutor.core.procs import AdoptedProcess, free_port, load_libc, preexec_die_with_parent
+
+log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------- probes (no torch in this process)
 
@@ -156,7 +159,7 @@ class ModelServer:
             try:
                 cb(snap)
             except Exception:  # a listener's bug must not kill the watchdog
-                pass
+                log.debug("_set: a listener's bug must not kill the watchdog", exc_info=True)
 
     def last_log_line(self) -> str:
         try:

@@ -65,8 +65,8 @@ def run(args: argparse.Namespace) -> int | None:
         print("usage: fm-tutor model {build,info}", file=sys.stderr)
         return 2
     if cmd == "serve-model":
-        from tutor.core.config import ConfigError, load_config
         from tutor.backend.supervisor import serve_foreground
+        from tutor.core.config import ConfigError, load_config
 
         try:
             cfg = load_config()

@@ -26,10 +26,9 @@ def bench_reader(runs: int = 5) -> int:
     from textual.containers import VerticalScroll
     from textual.widgets import Markdown
 
-    from tutor.progress import ProgressStore
-
-    from tutor.ui.app import TutorApp
     from tutor.course import load_course
+    from tutor.progress import ProgressStore
+    from tutor.ui.app import TutorApp
     from tutor.ui.screens.reader import ReaderScreen
 
     course = load_course()
@@ -143,10 +142,9 @@ def bench_dashboard(runs: int = 5, events: int = 10_000) -> int:
     except ImportError:
         print("needs the source tree (tests/dashboard_fixture.py)")
         return 1
-    from tutor.progress import ProgressStore
-
-    from tutor.ui.app import TutorApp
     from tutor.course import load_course
+    from tutor.progress import ProgressStore
+    from tutor.ui.app import TutorApp
     from tutor.ui.screens.dashboard import DashboardScreen
 
     course = load_course()

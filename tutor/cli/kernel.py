@@ -6,10 +6,13 @@ tutor/cli.py calls :func:`add_commands` with its subparsers and :func:`run` with
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 COMMANDS = ("run-cells", "export", "kernels")
 
@@ -218,6 +221,7 @@ def run(args: argparse.Namespace) -> int | None:
         try:
             lessons = load_lessons(list(args.lessons), _content(args))
         except Exception as e:
+            log.debug("run: caught and carried on", exc_info=True)
             print(f"fm-tutor run-cells: {e}", file=sys.stderr)
             return 2
         if not lessons:
@@ -239,6 +243,7 @@ def run(args: argparse.Namespace) -> int | None:
             (les,) = load_lessons([args.lesson], _content(args))
             path = export_notebook(les, args.ipynb)
         except Exception as e:
+            log.debug("run: caught and carried on", exc_info=True)
             print(f"fm-tutor export: {e}", file=sys.stderr)
             return 1
         print(f"wrote {path} ({les.title})")
@@ -289,9 +294,8 @@ def bench_ui_flood(lines: int = 1_000_000) -> dict:
     from textual.app import App, ComposeResult
     from textual.widgets import Static
 
-    from tutor.widgets.output_view import OutputView
-
     from tutor.kernel import OutputBuffer, Stream
+    from tutor.widgets.output_view import OutputView
 
     lat: list[float] = []
     lags: list[float] = []

@@ -21,6 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run without a command to open the tutor where you left off. Keys inside the app: press ? for help.",
     )
     ap.add_argument("--version", action="version", version=f"fm-tutor {__version__}")
+    ap.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                    help="what goes to the log file (default warning; env FM_TUTOR_LOG_LEVEL); "
+                         "`fm-tutor doctor` prints where the file is")
     _add_common(ap)
     from tutor.cli.kernel import add_kernel_host as _add_kernel_host
 
@@ -62,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--lesson", metavar="ID", help="only this lesson")
     pr.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
 
-    from tutor.cli import backend as cli_backend, kernel as cli_kernel
+    from tutor.cli import backend as cli_backend
+    from tutor.cli import kernel as cli_kernel
 
     cli_kernel.add_commands(sub)
     cli_backend.add_commands(sub)
@@ -103,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         return run_agent(argv[1:])
     ap = build_parser()
     args = ap.parse_args(argv)
+    from tutor.core.logs import setup_logging
+
+    setup_logging(getattr(args, "log_level", None))
     if getattr(args, "kernel_host", None):
         os.environ["FM_TUTOR_KERNEL_HOST"] = args.kernel_host
     if getattr(args, "data_dir", None):
@@ -124,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_progress(args)
     if cmd == "serve":
         return cmd_serve(args)
-    from tutor.cli import backend as cli_backend, kernel as cli_kernel
+    from tutor.cli import backend as cli_backend
+    from tutor.cli import kernel as cli_kernel
 
     for module in (cli_kernel, cli_backend):
         r = module.run(args)
@@ -200,10 +208,9 @@ def cmd_progress(args) -> int:
     import csv
     import json
 
-    from tutor.progress import ProgressStore
-
     from tutor.course import load_course
     from tutor.learning.summaries import render_text, summarize
+    from tutor.progress import ProgressStore
 
     store = ProgressStore()
     try:

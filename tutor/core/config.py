@@ -30,12 +30,17 @@ Precedence: default < file < env var. This module runs in the TUI process: no to
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tutor.core.errors import TutorError
+
+log = logging.getLogger(__name__)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -46,11 +51,11 @@ ENGINES = ("auto", "vllm", "transformers")
 BUILTIN_MODELS = ("fm-tiny",)
 
 
-class ConfigError(ValueError):
+class ConfigError(TutorError, ValueError):
     """A config file or env var holds a value that cannot be used; the message names where it came from."""
 
 
-class ModelNotFound(LookupError):
+class ModelNotFound(TutorError, LookupError):
     """The configured model could not be found locally; the message names what was looked for and where."""
 
 
@@ -359,7 +364,7 @@ def resolve_model(name: str) -> ResolvedModel:
             if isinstance(hit, str) and Path(hit).is_file():
                 return ResolvedModel(name, Path(hit).parent, "hub-cache")
     except Exception:  # huggingface_hub missing or the cache unreadable: fall back to a plain directory scan
-        pass
+        log.debug("resolve_model: huggingface_hub missing or the cache unreadable: fall back to a plain directory scan", exc_info=True)
     folder = "models--" + name.replace("/", "--")
     for d in _hub_cache_dirs():
         snaps = d / folder / "snapshots"

@@ -1,6 +1,19 @@
 """Course model, loader, parser and validator (no Textual here)."""
 from tutor.course.loader import CourseError, default_content_dir, load_course, load_course_checked
-from tutor.course.model import Cell, Choice, Course, Lesson, LessonEntry, LearningPath, Phase, Problem, Prose, Quiz, Section, Step
+from tutor.course.model import (
+    Cell,
+    Choice,
+    Course,
+    LearningPath,
+    Lesson,
+    LessonEntry,
+    Phase,
+    Problem,
+    Prose,
+    Quiz,
+    Section,
+    Step,
+)
 
 
 def __getattr__(name: str):

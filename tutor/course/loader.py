@@ -10,11 +10,12 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from tutor.core.errors import TutorError
 from tutor.course.lessons import read_lesson
 from tutor.course.model import Branch, Course, LearningPath, LessonEntry, Phase, Problem, Section
 
 
-class CourseError(Exception):
+class CourseError(TutorError):
     """The course index cannot be used at all (missing or unparsable course.toml)."""
 
     def __init__(self, problems: list[Problem]):

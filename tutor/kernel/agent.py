@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import shutil
 import signal
@@ -27,6 +28,8 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 POLL = 0.5  # seconds between liveness checks of the kernel
 
@@ -138,11 +141,12 @@ class _Agent:
                     try:
                         await self.km.interrupt_kernel()
                     except Exception:
-                        pass
+                        log.debug("serve: caught and carried on", exc_info=True)
                 elif cmd == "restart":
                     try:
                         await self.restart()
                     except Exception as e:  # noqa: BLE001 - reported, the tutor shows it
+                        log.debug("serve: reported, the tutor shows it", exc_info=True)
                         self.send({"error": f"the kernel could not restart: {type(e).__name__}: {e}",
                                    "log": self.log_tail()})
                 elif cmd == "shutdown":
@@ -155,11 +159,11 @@ class _Agent:
             try:
                 await asyncio.wait_for(self.km.shutdown_kernel(now=True), 10)
             except Exception:
-                pass
+                log.debug("shutdown: caught and carried on", exc_info=True)
             try:
                 await self.km.cleanup_resources()
             except Exception:
-                pass
+                log.debug("shutdown: caught and carried on", exc_info=True)
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -168,6 +172,7 @@ async def _amain(agent: _Agent) -> int:
     try:
         await agent.start()
     except Exception as e:  # noqa: BLE001 - every start failure goes back to the tutor as a message
+        log.debug("_amain: every start failure goes back to the tutor as a message", exc_info=True)
         agent.send({"error": f"{type(e).__name__}: {e}", "log": agent.log_tail()})
         await agent.shutdown()
         return 1

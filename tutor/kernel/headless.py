@@ -7,6 +7,7 @@ then the check (which must pass). It stops at the first failing cell and prints 
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -16,6 +17,8 @@ from typing import TextIO
 
 from tutor.course.model import Cell, Lesson, Prose, Quiz
 from tutor.kernel.events import strip_ansi
+
+log = logging.getLogger(__name__)
 
 
 class _Printer:
@@ -97,6 +100,7 @@ def run_lessons(lessons: list[Lesson], out: TextIO | None = None, gpu: bool = Fa
             try:
                 k.ready.result(pool.start_timeout + 5)
             except Exception as e:
+                log.debug("run_lessons: caught and carried on", exc_info=True)
                 pr(pr.c(f"  kernel failed to start: {k.start_error or e}", "31"))
                 return 1
             setup = [c for c in les.cells if c.is_setup]

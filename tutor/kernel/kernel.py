@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import os
 import subprocess
 import time
@@ -18,6 +19,8 @@ from tutor.core.procs import interrupt_pid, kill_pid, pid_alive
 from tutor.kernel import detach as _reg
 from tutor.kernel.events import ClearOutput, Display, Error, Event, ExecResult, Result, Stream, died_message
 from tutor.kernel.spec import KERNEL_NAME, kernel_env
+
+log = logging.getLogger(__name__)
 
 LIVENESS_INTERVAL = 0.5  # seconds between is_alive() polls (busy and idle)
 
@@ -78,7 +81,7 @@ class _Exec:
             try:
                 self.on_event(ev)
             except Exception:  # a broken callback must not kill the reader
-                pass
+                log.debug("emit: a broken callback must not kill the reader", exc_info=True)
 
 
 class Kernel:
@@ -138,7 +141,7 @@ class Kernel:
             try:
                 cb(self, state)
             except Exception:
-                pass
+                log.debug("_set_state: caught and carried on", exc_info=True)
 
     # ---------------------------------------------------------------- public API (thread-safe)
     def execute(self, code: str, timeout: float | None = None, on_event: Callable[[Event], None] | None = None,
@@ -215,6 +218,7 @@ class Kernel:
                 asyncio.ensure_future(self._read_shell(kc)),
             ]
         except Exception as e:  # noqa: BLE001 - any start failure becomes a dead kernel with a reason
+            log.debug("_start: any start failure becomes a dead kernel with a reason", exc_info=True)
             await self._start_failed(f"{type(e).__name__}: {e}")
             return
         self.started_at = time.time()
@@ -255,11 +259,12 @@ class Kernel:
             self._kc = kc
             await kc.wait_for_ready(timeout=min(self.ctx.start_timeout, 15.0))
         except Exception:  # noqa: BLE001 - an unusable detached kernel is replaced by a fresh one
+            log.debug("_attach: an unusable detached kernel is replaced by a fresh one", exc_info=True)
             if self._kc is not None:
                 try:
                     self._kc.stop_channels()
                 except Exception:
-                    pass
+                    log.debug("_attach: caught and carried on", exc_info=True)
                 self._kc = None
             await asyncio.get_running_loop().run_in_executor(None, kill_pid, pid)
             _reg.cleanup_files(entry)
@@ -298,14 +303,14 @@ class Kernel:
             try:
                 _reg.claim(self.ctx.base_dir, self._reg_key(), self._entry(os.getpid(), None))
             except Exception:
-                pass
+                log.debug("_claim: caught and carried on", exc_info=True)
 
     def _release(self, key: str | None = None) -> None:
         if self.ctx.detach_idle > 0 and self.pid is not None:
             try:
                 _reg.release(self.ctx.base_dir, key or self._reg_key(), self.pid)
             except Exception:
-                pass
+                log.debug("_release: caught and carried on", exc_info=True)
 
     async def _pid_alive(self) -> bool:
         return pid_alive(self._pid)
@@ -326,6 +331,7 @@ class Kernel:
             try:
                 alive = await is_alive()
             except Exception:
+                log.debug("_watch: caught and carried on", exc_info=True)
                 alive = False
             if not alive:
                 self.exit_code = await self._poll_exit()
@@ -347,6 +353,7 @@ class Kernel:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                log.debug("_routed: caught and carried on", exc_info=True)
                 await asyncio.sleep(0.05)
                 continue
             ex = self._execs.get((msg.get("parent_header") or {}).get("msg_id"))
@@ -503,7 +510,7 @@ class Kernel:
             try:
                 await self._km.interrupt_kernel()
             except Exception:
-                pass
+                log.debug("_send_interrupt: caught and carried on", exc_info=True)
 
     async def _interrupt(self) -> None:
         for ex in self._execs.values():
@@ -523,7 +530,7 @@ class Kernel:
                 try:
                     kc.shutdown()  # shutdown_request on the control channel; killed below if it lingers
                 except Exception:
-                    pass
+                    log.debug("_teardown: caught and carried on", exc_info=True)
             loop = asyncio.get_running_loop()
             if not now:
                 for _ in range(40):
@@ -534,7 +541,7 @@ class Kernel:
                 try:
                     kc.stop_channels()
                 except Exception:
-                    pass
+                    log.debug("_teardown: caught and carried on", exc_info=True)
             await loop.run_in_executor(None, kill_pid, pid)
             _reg.cleanup_files(getattr(self, "_attached_entry", {}) or {})
             self.reattached = False
@@ -544,20 +551,21 @@ class Kernel:
             try:
                 kc.stop_channels()
             except Exception:
-                pass
+                log.debug("_teardown: caught and carried on", exc_info=True)
         if km is not None:
             try:
                 if await km.is_alive() or km.has_kernel:
                     await km.shutdown_kernel(now=now)
             except Exception:
+                log.debug("_teardown: caught and carried on", exc_info=True)
                 try:
                     await km.kill_kernel()
                 except Exception:
-                    pass
+                    log.debug("_teardown: caught and carried on", exc_info=True)
             try:
                 await km.cleanup_resources()
             except Exception:
-                pass
+                log.debug("_teardown: caught and carried on", exc_info=True)
 
     async def _restart(self) -> None:
         self.generation += 1  # stops the watcher, marks running executions as stale
@@ -611,7 +619,7 @@ class Kernel:
             try:
                 self._kc.stop_channels()
             except Exception:
-                pass
+                log.debug("_detach: caught and carried on", exc_info=True)
             self._kc = None
         km = self._km
         if km is not None:  # keep the connection file: KernelManager.__del__ would remove it

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import logging
 import os
 import threading
 import time
@@ -19,6 +20,8 @@ from tutor.core.procs import kill_pid
 from tutor.kernel import detach as _reg
 from tutor.kernel.kernel import Kernel, KernelContext
 from tutor.kernel.spec import default_runtime_dir, private_dir, write_kernelspec
+
+log = logging.getLogger(__name__)
 
 
 def _quiet_at_exit(loop, context) -> None:
@@ -49,7 +52,7 @@ class KernelPool:
             try:
                 self.cull_detached(self.detach_idle)
             except Exception:
-                pass
+                log.debug("__init__: caught and carried on", exc_info=True)
         # one private sub-directory per pool: no clashes between two tutors, easy cleanup
         self.runtime_dir = private_dir(base / f"p{os.getpid()}-{uuid.uuid4().hex[:6]}")
         self.keep_alive = keep_alive
@@ -135,6 +138,7 @@ class KernelPool:
             try:
                 entry = _reg.take(self.base_dir, lesson_id)
             except Exception:
+                log.debug("start: caught and carried on", exc_info=True)
                 entry = None
         if entry is not None:  # a kernel a previous app detached: connect to it, same variables
             k = Kernel(self, lesson_id, entry.get("cwd") or (str(cwd) if cwd else None))
@@ -242,6 +246,7 @@ class KernelPool:
                 try:
                     e = await k._detach()
                 except Exception:
+                    log.debug("detach_all: caught and carried on", exc_info=True)
                     e = None
                 if e is not None:
                     entries[lesson_id] = e
@@ -251,12 +256,13 @@ class KernelPool:
         try:
             asyncio.run_coroutine_threadsafe(detach(), self._loop).result(timeout)
         except Exception:
-            pass
+            log.debug("detach_all: caught and carried on", exc_info=True)
         entries = dict(entries)
         if entries:
             try:
                 busy = _reg.put(self.base_dir, entries)
             except Exception:
+                log.debug("detach_all: caught and carried on", exc_info=True)
                 busy = list(entries)
             for key in busy:  # another running tutor holds a kernel for the lesson: ours is not kept
                 kill_pid(entries[key]["pid"])
@@ -267,7 +273,7 @@ class KernelPool:
         try:
             atexit.unregister(self._atexit)
         except Exception:
-            pass
+            log.debug("detach_all: caught and carried on", exc_info=True)
         if not entries:  # nothing detached from this pool: its dir goes (a detached kernel's files stay)
             import shutil
 
@@ -290,7 +296,7 @@ class KernelPool:
                     if proc is not None and proc.poll() is None:
                         proc.kill()
                 except Exception:
-                    pass
+                    log.debug("shutdown_all: caught and carried on", exc_info=True)
 
         async def close_all():
             for h, _ in self._pending_close.values():
@@ -310,6 +316,7 @@ class KernelPool:
             asyncio.run_coroutine_threadsafe(close_all(), self._loop).result(timeout)
         except Exception:
             # whatever did not finish in time is cancelled on the loop, so no task is left pending at exit
+            log.debug("shutdown_all: caught and carried on", exc_info=True)
             def cancel_all():
                 for t in asyncio.all_tasks(self._loop):
                     t.cancel()
@@ -322,13 +329,13 @@ class KernelPool:
         try:
             atexit.unregister(self._atexit)
         except Exception:
-            pass
+            log.debug("shutdown_all: caught and carried on", exc_info=True)
         try:
             import shutil
 
             shutil.rmtree(self.runtime_dir, ignore_errors=True)
         except Exception:
-            pass
+            log.debug("shutdown_all: caught and carried on", exc_info=True)
 
     def __enter__(self) -> KernelPool:
         return self

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import re
 import shlex
@@ -37,13 +38,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tutor.core.config import check_host
+from tutor.core.errors import TutorError
 from tutor.kernel.events import died_message
 from tutor.kernel.kernel import Kernel, KernelContext
+
+log = logging.getLogger(__name__)
 
 CHANNELS = ("shell", "iopub", "control")  # what the pool's client uses (no stdin, no heartbeat)
 
 
-class RemoteError(RuntimeError):
+class RemoteError(TutorError, RuntimeError):
     """A remote kernel could not be started or reached; the message says why in words."""
 
 
@@ -165,6 +169,7 @@ class RemoteKernel(Kernel):
         try:
             await self._launch()
         except Exception as e:  # noqa: BLE001 - ssh itself could not be run
+            log.debug("_start: ssh itself could not be run", exc_info=True)
             await self._start_failed(str(e) if isinstance(e, RemoteError) else f"cannot run {self.remote.ssh}: {e}")
             return
         await self._bring_up()
@@ -191,6 +196,7 @@ class RemoteKernel(Kernel):
         try:
             await self._connect(await self._next_msg(self.ctx.start_timeout + self.remote.connect_timeout))
         except Exception as e:  # noqa: BLE001 - every failure becomes a dead kernel with a reason
+            log.debug("_bring_up: every failure becomes a dead kernel with a reason", exc_info=True)
             await self._stop_agent(now=True)
             await self._start_failed(str(e) if isinstance(e, RemoteError) else f"{type(e).__name__}: {e}")
             return
@@ -335,7 +341,7 @@ class RemoteKernel(Kernel):
             try:
                 kc.stop_channels()
             except Exception:
-                pass
+                log.debug("_drop_client: caught and carried on", exc_info=True)
 
     async def _teardown(self, now: bool = True) -> None:
         self._drop_client()
@@ -352,7 +358,7 @@ class RemoteKernel(Kernel):
             try:
                 proc.stdin.close()
             except Exception:
-                pass
+                log.debug("_stop_agent: caught and carried on", exc_info=True)
             try:
                 await asyncio.wait_for(proc.wait(), 3.0 if now else 10.0)
             except asyncio.TimeoutError:

@@ -9,6 +9,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from tutor.core.errors import TutorError
 from tutor.course.model import Quiz
 
 
@@ -21,7 +22,7 @@ class Grade:
     details: list[str] = field(default_factory=list)
 
 
-class AnswerError(ValueError):
+class AnswerError(TutorError, ValueError):
     """The answer cannot be graded as given (empty, not a number, ...); nothing is recorded."""
 
 

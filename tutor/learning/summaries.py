@@ -6,8 +6,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from tutor.learning.completion import DEFAULT_THRESHOLD
 from tutor.course.model import Course
+from tutor.learning.completion import DEFAULT_THRESHOLD
 
 
 def _dt(s) -> datetime:

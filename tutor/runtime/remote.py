@@ -1,11 +1,14 @@
 """The OpenAI client pointed at the local model server, and the completion/chat helpers cells use."""
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _server = None  # a ModelServer this kernel started itself (auto-start), stopped at exit
@@ -64,11 +67,12 @@ def endpoint(auto_start: bool | None = None):
 
 def _detached(ep) -> bool:
     try:
-        from tutor.core.config import runtime_dir
         from tutor.backend.detached import detached_server
+        from tutor.core.config import runtime_dir
 
         return detached_server(runtime_dir(), ep.pid)
     except Exception:  # no registry to read: use the endpoint as it is
+        log.debug("_detached: no registry to read: use the endpoint as it is", exc_info=True)
         return False
 
 
@@ -77,7 +81,7 @@ def _release_server() -> None:
         try:
             _server.detach()  # stops it instead when it cannot be detached (not ready, another app's, ...)
         except Exception:
-            pass
+            log.debug("_release_server: caught and carried on", exc_info=True)
 
 
 def client(auto_start: bool | None = None):

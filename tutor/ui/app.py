@@ -5,6 +5,7 @@ Heavy things never load here: no torch, no transformers. Kernel work happens in 
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import time
 from pathlib import Path
@@ -17,6 +18,8 @@ from tutor.course import Course, load_course
 from tutor.learning.session import LearningSession
 from tutor.progress import ProgressStore
 from tutor.ui.screens.commands import CourseCommands
+
+log = logging.getLogger(__name__)
 
 
 class TutorApp(App[int]):
@@ -144,7 +147,7 @@ class TutorApp(App[int]):
             else:
                 self.model_server.stop()
         except Exception:  # its atexit hook stops it
-            pass
+            log.debug("_release_model_server: its atexit hook stops it", exc_info=True)
 
     def _server_state(self, st) -> None:  # on the server's monitor thread
         engine = st.engine or "?"
@@ -185,13 +188,13 @@ class TutorApp(App[int]):
         try:  # the Python grammar for TextArea's highlighting (tree-sitter), if installed
             TextArea(language="python")
         except Exception:
-            pass
+            log.debug("_preload: caught and carried on", exc_info=True)
         del Input
         for lid in self.course.written_ids():
             try:
                 self.course.lesson(lid)
             except Exception:  # a broken lesson is reported when it is opened
-                pass
+                log.debug("_preload: a broken lesson is reported when it is opened", exc_info=True)
         try:
             self.call_from_thread(self.prebuild_reader)
         except RuntimeError:  # the app is gone
@@ -255,7 +258,7 @@ class TutorApp(App[int]):
         try:
             self.store.flush()
         except Exception:
-            pass
+            log.debug("_hangup: caught and carried on", exc_info=True)
         self.exit(return_code=129)
 
     @staticmethod
@@ -290,7 +293,7 @@ class TutorApp(App[int]):
             else:
                 self._kernels.shutdown_all(timeout=2, now=True)
         except Exception:  # the atexit hook of the pool tries again
-            pass
+            log.debug("_stop_kernels: the atexit hook of the pool tries again", exc_info=True)
 
     def on_unmount(self) -> None:
         self._release_model_server()
@@ -302,12 +305,12 @@ class TutorApp(App[int]):
             try:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             except Exception:
-                pass
+                log.debug("on_unmount: caught and carried on", exc_info=True)
         try:
             self.store.flush()
             self.store.close()
         except Exception:  # never lose the exit over a flush problem; the store reports in status
-            pass
+            log.debug("on_unmount: never lose the exit over a flush problem; the store reports in status", exc_info=True)
 
     # ------------------------------------------------------------------ navigation
     def open_lesson(self, lesson_id: str, step_id: str | None = None, _retry: int = 0) -> None:

@@ -1,6 +1,8 @@
 """Progress dashboard: path and section bars, time, quiz accuracy (weakest first), review, streak, plan."""
 from __future__ import annotations
 
+import logging
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,12 +15,15 @@ from tutor.core.glyphs import bar
 from tutor.learning.summaries import Summary, fmt_duration, summarize
 from tutor.widgets.key_bar import KeyBar
 
+log = logging.getLogger(__name__)
+
 
 def _plot_widgets(s: Summary):
     """Activity over time and accuracy by section, drawn with textual-plotext (skipped if unavailable)."""
     try:
         from textual_plotext import PlotextPlot
     except Exception:  # pragma: no cover - optional rendering
+        log.debug("_plot_widgets: pragma: no cover - optional rendering", exc_info=True)
         return []
 
     class ActivityPlot(PlotextPlot):

@@ -1,6 +1,8 @@
 """Doctor: this machine against the course's requirements, the built-in model's card, which GPU cells can run."""
 from __future__ import annotations
 
+import logging
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,6 +11,8 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from tutor.widgets.key_bar import KeyBar
+
+log = logging.getLogger(__name__)
 
 
 class DoctorScreen(Screen):
@@ -39,6 +43,7 @@ class DoctorScreen(Screen):
             text = format_report(rep)
             text += "\n\n" + ("All is well for the CPU cells of this course." if rep.ok else "Something the course needs is missing (see above).")
         except Exception as e:  # the doctor must never crash the app
+            log.debug("_diagnose: the doctor must never crash the app", exc_info=True)
             text = f"The checks themselves failed: {e}"
         status = getattr(self.app, "model_status", "")
         if status:

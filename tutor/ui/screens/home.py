@@ -1,6 +1,8 @@
 """Home: sections and lessons with difficulty, status and key content; the active path; continue."""
 from __future__ import annotations
 
+import logging
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,6 +13,8 @@ from textual.widgets.option_list import Option
 
 from tutor.core.glyphs import STATUS_LABEL, g, stars
 from tutor.widgets.key_bar import KeyBar
+
+log = logging.getLogger(__name__)
 
 
 class HomeScreen(Screen):
@@ -73,6 +77,7 @@ class HomeScreen(Screen):
         try:
             ol.highlighted = ol.get_option_index(target)
         except Exception:
+            log.debug("refresh_view: caught and carried on", exc_info=True)
             ol.highlighted = 1
         self._update_top(states)
         self._update_detail()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import time
 
 from rich.text import Text
@@ -19,6 +20,8 @@ from tutor.widgets.code_cell import CodeCell
 from tutor.widgets.key_bar import KeyBar
 from tutor.widgets.quiz_card import QuizCard
 from tutor.widgets.step_view import StepView
+
+log = logging.getLogger(__name__)
 
 
 class ReaderScreen(Screen):
@@ -236,6 +239,7 @@ class ReaderScreen(Screen):
             self.cells.start()
             return True
         except Exception as e:  # a broken Jupyter install must not take the reader down
+            log.debug("_start_kernel: a broken Jupyter install must not take the reader down", exc_info=True)
             self.notify(f"Cannot start a kernel for this lesson: {e}", severity="error", timeout=10)
             return False
 
@@ -254,6 +258,7 @@ class ReaderScreen(Screen):
         try:
             return self.query_one(f"#cell-{cell_id}", CodeCell)
         except Exception:
+            log.debug("_cell_widget: caught and carried on", exc_info=True)
             return None
 
     def _cell_updated(self, cell_id: str) -> None:
