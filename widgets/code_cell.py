@@ -51,7 +51,7 @@ class _CellMessage(Message):
 class _CellTextArea(TextArea):
     """TextArea that indents on tab and leaves editing on escape (instead of moving focus)."""
 
-    async def _on_key(self, event) -> None:
+    async def _on_key(self, event) -> None:  # tutor.core.internals.EDITOR_ON_KEY
         if event.key == "escape" and not self.read_only:
             event.stop()
             event.prevent_default()

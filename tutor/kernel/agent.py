@@ -29,6 +29,8 @@ import sys
 import threading
 from pathlib import Path
 
+from tutor.core.internals import kernel_process
+
 log = logging.getLogger(__name__)
 
 POLL = 0.5  # seconds between liveness checks of the kernel
@@ -94,7 +96,7 @@ class _Agent:
                    "cwd": self.cwd})
 
     def pid(self) -> int | None:
-        return getattr(getattr(self.km.provisioner, "process", None), "pid", None)
+        return getattr(kernel_process(self.km), "pid", None)
 
     async def watch(self) -> None:
         while True:
@@ -102,7 +104,7 @@ class _Agent:
             if self.restarting or self.died_reported:
                 continue
             if not await self.km.is_alive():
-                proc = getattr(self.km.provisioner, "process", None)
+                proc = kernel_process(self.km)
                 self.died_reported = True
                 self.send({"event": "died", "exit_code": proc.poll() if proc is not None else None})
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tutor.core.procs import interrupt_pid, kill_pid, pid_alive
+from tutor.core.internals import keep_connection_file, kernel_process
 from tutor.kernel import detach as _reg
 from tutor.kernel.events import ClearOutput, Display, Error, Event, ExecResult, Result, Stream, died_message
 from tutor.kernel.spec import KERNEL_NAME, kernel_env
@@ -122,7 +123,7 @@ class Kernel:
     def pid(self) -> int | None:
         if self._km is None and self._pid is not None:
             return self._pid
-        proc = getattr(getattr(self._km, "provisioner", None), "process", None)
+        proc = kernel_process(self._km)
         return getattr(proc, "pid", None)
 
     def add_state_listener(self, callback: Callable[[Kernel, str], None]) -> None:
@@ -316,8 +317,7 @@ class Kernel:
         return pid_alive(self._pid)
 
     async def _poll_exit(self) -> int | None:
-        prov = getattr(self._km, "provisioner", None)
-        proc = getattr(prov, "process", None)
+        proc = kernel_process(self._km)
         if proc is None:
             return None
         return proc.poll()
@@ -623,7 +623,7 @@ class Kernel:
             self._kc = None
         km = self._km
         if km is not None:  # keep the connection file: KernelManager.__del__ would remove it
-            km._connection_file_written = False
+            keep_connection_file(km)
         self._km = None
         if self._log_file is not None:
             self._log_file.close()

@@ -17,6 +17,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 
 from tutor.core.procs import kill_pid
+from tutor.core.internals import kernel_process
 from tutor.kernel import detach as _reg
 from tutor.kernel.kernel import Kernel, KernelContext
 from tutor.kernel.spec import default_runtime_dir, private_dir, write_kernelspec
@@ -291,7 +292,7 @@ class KernelPool:
         inflight = list(self._inflight)
         if now:  # an exiting app: kill the processes first, so nothing below waits on a slow or starting kernel
             for k in kernels + list(self._closing_kernels):
-                proc = getattr(getattr(k._km, "provisioner", None), "process", None)
+                proc = kernel_process(k._km)
                 try:
                     if proc is not None and proc.poll() is None:
                         proc.kill()

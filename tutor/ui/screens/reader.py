@@ -15,6 +15,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from tutor.core.glyphs import g
+from tutor.core.internals import app_is_batching, clear_repaint_request
 from tutor.course.model import Cell, Lesson, Quiz
 from tutor.widgets.code_cell import CodeCell
 from tutor.widgets.key_bar import KeyBar
@@ -157,14 +158,14 @@ class ReaderScreen(Screen):
 
         self.run_worker(mount_and_remove(), group="warm-up", exit_on_error=False)
 
-    def _refresh_layout(self, size=None, scroll: bool = False) -> None:
+    def _refresh_layout(self, size=None, scroll: bool = False) -> None:  # tutor.core.internals.REFRESH_LAYOUT
         # Textual's ScreenResume handler asks for a repaint of the whole screen, and its update tick then lays out
         # and paints the screen (all of it, as the layout changed), then paints it all a second time for that
         # request: 20-40 ms here, each time a lesson opens. A layout pass that painted the screen satisfies it.
-        painted = self.is_current and not self.app._batch_count
+        painted = self.is_current and not app_is_batching(self.app)
         super()._refresh_layout(size, scroll)
         if painted:
-            self._repaint_required = False
+            clear_repaint_request(self)
 
     def _step_ready(self, view: StepView) -> None:
         """A step view's first screenful is composed: paint it (now, or when this screen is shown)."""
