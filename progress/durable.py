@@ -35,10 +35,10 @@ from typing import Any
 import sqlite_utils
 from tutor.progress import schema
 from tutor.progress.review import Reviewer, iso
+from tutor.core.config import ENV_DATA_DIR
 
 log = logging.getLogger(__name__)
 
-ENV_DATA_DIR = "FM_TUTOR_DATA_DIR"
 DB_NAME = "progress.db"
 BUSY_TIMEOUT_MS = 5000
 LOCK_RETRY_SECONDS = 60.0  # how long the writer keeps retrying a locked database

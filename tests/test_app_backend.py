@@ -74,7 +74,7 @@ def test_model_server_survives_hangup_and_the_next_app_reattaches(fixture_course
     same process and says so."""
     from tutor.backend import detached as sd
     from tutor.kernel import detach as reg
-    from tutor.backend.supervisor import current_endpoint
+    from tutor.backend.endpoint import current_endpoint
 
     run = tmp_path / "run"
     sock = "fmt-" + uuid.uuid4().hex[:8]  # a private tmux server

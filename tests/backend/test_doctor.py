@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tutor.backend import doctor
-from tutor.backend.supervisor import GpuInfo
+from tutor.backend.gpu import GpuInfo
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from tutor.core.config import load_config
-from tutor.backend.supervisor import ModelServer, ServerError, State
+from tutor.backend.supervisor import ModelServer
+from tutor.backend.endpoint import ServerError, State
 
 pytestmark = [pytest.mark.slow]
 

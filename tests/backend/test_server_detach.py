@@ -21,7 +21,9 @@ from tutor.backend import supervisor as srvmod
 from tutor.backend import detached as sd
 from tutor.core.config import load_config
 from tutor.kernel import detach as reg
-from tutor.backend.supervisor import GpuInfo, GpuLock, ModelServer, ServerError, State, current_endpoint
+from tutor.backend.gpu import GpuInfo, GpuLock
+from tutor.backend.supervisor import ModelServer
+from tutor.backend.endpoint import ServerError, State, current_endpoint
 
 from ..kernel.test_detach import wait_for
 
@@ -197,7 +199,7 @@ def test_detached_vllm_keeps_its_gpu_lock_and_the_adopter_owns_it(run_dir, tmp_p
     # the manager is gone, the engine still holds GPU 0: no other engine may start there
     with pytest.raises(ServerError, match="GPU 0 is in use"):
         GpuLock([0], d).acquire(timeout=0.3)
-    code = ("import sys; from pathlib import Path; from tutor.backend.supervisor import GpuLock, ServerError\n"
+    code = ("import sys; from pathlib import Path; from tutor.backend.endpoint import ServerError; from tutor.backend.gpu import GpuLock\n"
             f"try:\n GpuLock([0], Path({str(d)!r})).acquire(timeout=0.3)\nexcept ServerError: sys.exit(3)\n")
     assert subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT)}).returncode == 3
 

@@ -13,16 +13,17 @@ from pathlib import Path
 
 from tutor.core.config import runtime_dir
 from tutor.core.errors import TutorError
+from tutor.core import config
 
 log = logging.getLogger(__name__)
 
-ENV_BASE_URL = "FM_TUTOR_BASE_URL"
+ENV_BASE_URL = config.ENV_BASE_URL
 
 
-ENV_API_KEY = "FM_TUTOR_API_KEY"
+ENV_API_KEY = config.ENV_API_KEY
 
 
-ENV_ENGINE = "FM_TUTOR_ENGINE_SERVING"
+ENV_ENGINE = config.ENV_ENGINE_SERVING
 
 
 ENDPOINT_FILE = "endpoint.json"
@@ -72,7 +73,7 @@ class Endpoint:
 # the brief names FM_TUTOR_MODEL for kernels too, so the endpoint sets it to the served name, which for
 # transformers serve is the model directory and for vLLM the configured name: both load_model() and the server
 # accept either.
-ENV_MODEL_NAME = "FM_TUTOR_MODEL"
+ENV_MODEL_NAME = config.ENV_MODEL
 
 
 @dataclass

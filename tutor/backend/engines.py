@@ -11,6 +11,7 @@ from pathlib import Path
 from tutor.backend.endpoint import ServerError
 from tutor.backend.gpu import GpuInfo, nvidia_smi_gpus
 from tutor.core.config import Config, ResolvedModel
+from tutor.core.config import ENV_VLLM_BIN, env_value
 
 
 def vllm_importable() -> bool:
@@ -25,7 +26,7 @@ def vllm_importable() -> bool:
 
 
 def _vllm_bin_env() -> str | None:
-    b = os.environ.get("FM_TUTOR_VLLM_BIN")
+    b = env_value(ENV_VLLM_BIN)
     return b if b and os.access(b, os.X_OK) else None
 
 

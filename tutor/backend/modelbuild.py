@@ -24,6 +24,7 @@ from pathlib import Path
 
 MODEL_NAME = "fm-tiny"
 from tutor.backend.buildargs import DEFAULT_MAX_SECONDS, DEFAULT_SEED, DEFAULT_STEPS, add_arguments  # noqa: E402
+from tutor.core.config import ENV_CONTENT
 
 SEQ_LEN = 128
 BATCH = 8
@@ -61,7 +62,7 @@ def default_output_dir() -> Path:
 
 
 def content_dir() -> Path:
-    env = os.environ.get("FM_TUTOR_CONTENT")
+    env = os.environ.get(ENV_CONTENT)
     if env:
         return Path(env)
     import tutor.content

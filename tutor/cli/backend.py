@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int | None:
     if cmd == "doctor":
         from tutor.backend import doctor
 
-        content = _content_root()
+        content = args.ctx.content if hasattr(args, "ctx") else None
         rep = doctor.diagnose(content, load_model_check=not args.no_load)
         if args.json:
             from dataclasses import asdict
@@ -98,11 +98,6 @@ def run(args: argparse.Namespace) -> int | None:
     return None
 
 
-def _content_root() -> Path | None:
-    import os
-
-    c = os.environ.get("FM_TUTOR_CONTENT")
-    return Path(c) if c else None
 
 
 def model_info() -> int:

@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from tutor.core.config import ENV_DATA_DIR, ENV_FIRST_PAINT, ENV_MODEL_SERVER, SETTINGS, env_value
 
 
 def _largest_lesson(course):
@@ -106,7 +107,7 @@ def bench_startup(runs: int = 5) -> int:
     """Cold start to first screen in a real terminal (tmux), vs a minimal Textual app, in the same run."""
     tool = Path(__file__).resolve().parents[2] / "shared" / "tools" / "tui_first_paint.py"
     if not tool.exists():
-        tool = Path(os.environ.get("FM_TUTOR_FIRST_PAINT", "/work/shared/tools/tui_first_paint.py"))
+        tool = Path(env_value(ENV_FIRST_PAINT) or "/work/shared/tools/tui_first_paint.py")
     if not shutil.which("tmux") or not tool.exists():
         print("needs tmux and shared/tools/tui_first_paint.py")
         return 1
@@ -117,7 +118,7 @@ def bench_startup(runs: int = 5) -> int:
             "from textual.app import App\nfrom textual.widgets import Static\n"
             "class H(App):\n    def compose(self):\n        yield Static('HELLO-READY')\nH().run()\n"
         )
-        env_prefix = ["env", f"FM_TUTOR_DATA_DIR={d}/data"]
+        env_prefix = ["env", f"{ENV_DATA_DIR}={d}/data"]
         rows = []
         for name, cmd, marker in (
             ("minimal Textual app", [sys.executable, str(base)], "HELLO-READY"),
@@ -181,8 +182,8 @@ def bench_dashboard(runs: int = 5, events: int = 10_000) -> int:
 
 def _quiet_app_env() -> None:
     """The UI benchmarks measure screens: no model server starting behind them, no kernels left detached."""
-    os.environ.setdefault("FM_TUTOR_MODEL_SERVER", "off")
-    os.environ["FM_TUTOR_DETACH_IDLE"] = "0"
+    os.environ.setdefault(ENV_MODEL_SERVER, "off")
+    os.environ[SETTINGS["kernel.detach_idle"][0]] = "0"
 
 
 def run_bench(what: str, runs: int = 5) -> int:

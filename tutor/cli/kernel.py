@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -197,18 +196,20 @@ def _kernels(args) -> int:
     return 1 if bad else 0
 
 
-def remote_host():
+def remote_host(args: argparse.Namespace):
     """The configured kernel host (``--kernel-host``, FM_TUTOR_KERNEL_HOST, kernel.host) as a RemoteHost, or None.
     Raises ValueError (a ConfigError) when the configuration is not usable."""
-    from tutor.core.config import load_config
+    from tutor.cli.context import from_args
     from tutor.kernel.remote import RemoteHost
 
-    return RemoteHost.from_config(load_config())
+    ctx = getattr(args, "ctx", None) or from_args(args)
+    return RemoteHost.from_config(ctx.config())
 
 
 def _content(args) -> Path | None:
-    c = getattr(args, "content", None) or os.environ.get("FM_TUTOR_CONTENT")
-    return Path(c) if c else None
+    from tutor.cli.context import from_args
+
+    return (getattr(args, "ctx", None) or from_args(args)).content
 
 
 def run(args: argparse.Namespace) -> int | None:
@@ -229,7 +230,7 @@ def run(args: argparse.Namespace) -> int | None:
             return 0
         color = {"auto": None, "always": True, "never": False}[args.color]
         try:
-            remote = remote_host()
+            remote = remote_host(args)
         except ValueError as e:
             print(f"fm-tutor run-cells: {e}", file=sys.stderr)
             return 2

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from tutor import __version__
+from tutor.core.config import ENV_IMAGES, env_value
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -110,12 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     from tutor.core.logs import setup_logging
 
     setup_logging(getattr(args, "log_level", None))
-    if getattr(args, "kernel_host", None):
-        os.environ["FM_TUTOR_KERNEL_HOST"] = args.kernel_host
-    if getattr(args, "data_dir", None):
-        os.environ["FM_TUTOR_DATA_DIR"] = str(Path(args.data_dir).expanduser().resolve())
-    if getattr(args, "content", None):
-        os.environ["FM_TUTOR_CONTENT"] = str(Path(args.content).expanduser().resolve())
+    from tutor.cli.context import from_args
+
+    args.ctx = from_args(args)  # the global options, handed to each command explicitly
     cmd = args.cmd
     if cmd == "check":
         return cmd_check(args)
@@ -126,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_bench(args.what, runs=args.runs)
     if cmd == "path" and not args.path:
-        return cmd_list_paths()
+        return cmd_list_paths(args)
     if cmd == "progress":
         return cmd_progress(args)
     if cmd == "serve":
@@ -141,15 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     return cmd_launch(args)
 
 
-def _content_root() -> Path | None:
-    c = os.environ.get("FM_TUTOR_CONTENT")
-    return Path(c) if c else None
 
 
 def cmd_check(args) -> int:
     from tutor.course import validate_course
 
-    root = Path(args.dir) if args.dir else _content_root()
+    root = Path(args.dir) if args.dir else args.ctx.content
     course, problems = validate_course(root)
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity != "error"]
@@ -172,7 +167,7 @@ def cmd_check(args) -> int:
 def cmd_stats(args) -> int:
     from tutor.course import load_course
 
-    course = load_course(Path(args.dir) if args.dir else _content_root())
+    course = load_course(Path(args.dir) if args.dir else args.ctx.content)
     print(f"{'lesson':<7}{'words':>7}{'steps':>7}{'cells':>7}{'gpu':>5}{'exer':>6}{'quiz':>6}  types")
     refused = []
     for lid in course.written_ids():
@@ -212,7 +207,7 @@ def cmd_progress(args) -> int:
     from tutor.learning.summaries import render_text, summarize
     from tutor.progress import ProgressStore
 
-    store = ProgressStore()
+    store = ProgressStore(args.ctx.db_path())
     try:
         if store.status.message:
             print(f"fm-tutor: {store.status.message}", file=sys.stderr)
@@ -265,7 +260,7 @@ def cmd_progress(args) -> int:
                     w.writerows(rows)
                 print(f"{out / (name + '.csv')}: {len(rows)} rows")
             return 0
-        course = load_course(_content_root())
+        course = load_course(args.ctx.content)
         print(f"progress database: {store.path or '(in memory)'}")
         print(render_text(course, summarize(course, store)))
         return 0
@@ -288,10 +283,7 @@ def cmd_serve(args) -> int:
             file=sys.stderr,
         )
     cmd = [sys.executable, "-m", "tutor"]
-    if os.environ.get("FM_TUTOR_DATA_DIR"):
-        cmd += ["--data-dir", os.environ["FM_TUTOR_DATA_DIR"]]
-    if os.environ.get("FM_TUTOR_CONTENT"):
-        cmd += ["--content", os.environ["FM_TUTOR_CONTENT"]]
+    cmd += args.ctx.argv()
     server = Server(" ".join(shlex.quote(c) for c in cmd), host=args.host, port=args.port, title="fm-tutor",
                     public_url=args.public_url)
     print(f"fm-tutor serving on http://{args.host}:{args.port} (ctrl+c stops)", flush=True)
@@ -299,10 +291,10 @@ def cmd_serve(args) -> int:
     return 0
 
 
-def cmd_list_paths() -> int:
+def cmd_list_paths(args) -> int:
     from tutor.course import load_course
 
-    course = load_course(_content_root())
+    course = load_course(args.ctx.content)
     for p in course.paths:
         print(f"{p.id:<11} {p.title} ({p.duration}): {' -> '.join(p.lessons)}")
     return 0
@@ -312,7 +304,7 @@ def cmd_launch(args) -> int:
     from tutor.course import CourseError, load_course
 
     try:
-        course = load_course(_content_root())
+        course = load_course(args.ctx.content)
     except CourseError as e:
         print(f"fm-tutor: cannot load the course:\n{e}", file=sys.stderr)
         return 1
@@ -337,7 +329,7 @@ def cmd_launch(args) -> int:
     elif args.cmd == "dashboard":
         start = {"screen": "dashboard"}
 
-    images = os.environ.get("FM_TUTOR_IMAGES", "auto").lower()
+    images = (env_value(ENV_IMAGES) or "auto").lower()
     term = os.environ.get("TERM", "")
     if images == "terminal" or (images == "auto" and sys.stdout.isatty() and not os.environ.get("TMUX")
                                 and not term.startswith(("screen", "tmux", "linux", "dumb"))):
@@ -346,8 +338,11 @@ def cmd_launch(args) -> int:
         enable_terminal_images()  # textual-image asks the terminal about graphics before Textual starts
 
     from tutor.ui.app import TutorApp
+    from tutor.ui.services import build_services
 
-    app = TutorApp(course=course, start=start)
+    ctx = args.ctx
+    services = build_services(course=course, data_dir=ctx.data_dir, overrides=ctx.overrides)
+    app = TutorApp(start=start, services=services)
     app.run()
     return app.return_code or 0
 

@@ -142,8 +142,68 @@ SETTINGS: dict[str, tuple[str, type]] = {
 }
 
 
+# ---------------------------------------------------------------- every FM_TUTOR_* variable, declared once
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    meaning: str
+    kind: str  # "setting" (overrides a config key) | "location" | "switch" | "published" (fm-tutor sets it for kernels)
+
+
+ENVIRONMENT: dict[str, EnvVar] = {}
+
+
+def _env(name: str, meaning: str, kind: str) -> str:
+    ENVIRONMENT[name] = EnvVar(name, meaning, kind)
+    return name
+
+
+for _key, (_var, _typ) in SETTINGS.items():
+    _env(_var, f"overrides the setting {_key}", "setting")
+
+ENV_CONFIG = _env("FM_TUTOR_CONFIG", "the config file to read instead of the user config dir's config.toml", "location")
+ENV_DATA_DIR = _env("FM_TUTOR_DATA_DIR", "where progress.db lives (--data-dir)", "location")
+ENV_CONTENT = _env("FM_TUTOR_CONTENT", "a course directory to use instead of the installed one (--content)", "location")
+ENV_RUNTIME_DIR = _env("FM_TUTOR_RUNTIME_DIR", "the runtime dir: endpoint file, GPU locks, detached registry",
+                       "location")
+ENV_LOG_FILE = _env("FM_TUTOR_LOG_FILE", "the log file (default: fm-tutor.log in the user state dir)", "location")
+ENV_LOG_LEVEL = _env("FM_TUTOR_LOG_LEVEL", "debug | info | warning | error (--log-level)", "switch")
+ENV_ASCII = _env("FM_TUTOR_ASCII", "1: ASCII glyphs only (as on the Linux console)", "switch")
+ENV_ANSI = _env("FM_TUTOR_ANSI", "1: the terminal's own 16 ANSI colours instead of truecolor themes", "switch")
+ENV_IMAGES = _env("FM_TUTOR_IMAGES", "auto | terminal | halfblock: how cell images are drawn", "switch")
+ENV_SPARE_KERNEL = _env("FM_TUTOR_SPARE_KERNEL", "0: do not keep a warm spare kernel", "switch")
+ENV_MODEL_SERVER = _env("FM_TUTOR_MODEL_SERVER", "off: the app does not start the local model server", "switch")
+ENV_AUTOSTART = _env("FM_TUTOR_AUTOSTART", "0: tutor.runtime in a kernel does not start a model server itself",
+                     "switch")
+ENV_VLLM_BIN = _env("FM_TUTOR_VLLM_BIN", "a vllm executable to serve with (e.g. in a separate venv)", "location")
+ENV_FIRST_PAINT = _env("FM_TUTOR_FIRST_PAINT", "bench startup: the tmux first-paint timer script", "location")
+ENV_BASE_URL = _env("FM_TUTOR_BASE_URL", "the model server's URL, published to kernels", "published")
+ENV_API_KEY = _env("FM_TUTOR_API_KEY", "the model server's API key, published to kernels", "published")
+ENV_ENGINE_SERVING = _env("FM_TUTOR_ENGINE_SERVING", "the engine serving, published to kernels", "published")
+ENV_MODEL = "FM_TUTOR_MODEL"  # the model setting; also published to kernels as the served model's name
+ENV_KERNEL = _env("FM_TUTOR_KERNEL", "the lesson id, set in each lesson kernel", "published")
+ENV_KERNEL_AGENT = _env("FM_TUTOR_KERNEL_AGENT", "the agent's pid, set in a remote kernel", "published")
+ENV_KERNEL_HOST = SETTINGS["kernel.host"][0]
+
+
+def env_flag(name: str, default: bool, env: dict[str, str] | None = None) -> bool:
+    """A declared switch read as a boolean ("0", "false", "no", "off" are false)."""
+    assert name in ENVIRONMENT, name
+    raw = (os.environ if env is None else env).get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() not in ("0", "false", "no", "off")
+
+
+def env_value(name: str, default: str | None = None) -> str | None:
+    """A declared variable's value (or ``default``)."""
+    assert name in ENVIRONMENT, name
+    return os.environ.get(name, default)
+
+
 def config_path() -> Path:
-    env = os.environ.get("FM_TUTOR_CONFIG")
+    env = os.environ.get(ENV_CONFIG)
     if env:
         return Path(env).expanduser()
     import platformdirs
@@ -153,7 +213,7 @@ def config_path() -> Path:
 
 def runtime_dir() -> Path:
     """Where the endpoint file and GPU lock files live (FM_TUTOR_RUNTIME_DIR overrides). Created if missing."""
-    env = os.environ.get("FM_TUTOR_RUNTIME_DIR")
+    env = os.environ.get(ENV_RUNTIME_DIR)
     candidates = [Path(env).expanduser()] if env else []
     if not env:
         import platformdirs
@@ -260,8 +320,11 @@ def _validate_remote(cfg: Config) -> None:
             from None
 
 
-def load_config(path: Path | str | None = None, env: dict[str, str] | None = None) -> Config:
-    """Defaults, then the TOML file (if it exists), then FM_TUTOR_* env vars. Raises ConfigError on bad values."""
+def load_config(path: Path | str | None = None, env: dict[str, str] | None = None,
+                overrides: dict[str, tuple[Any, str]] | None = None) -> Config:
+    """Defaults, then the TOML file (if it exists), then FM_TUTOR_* env vars, then ``overrides`` (dotted key ->
+    (value, source), e.g. the command line's ``{"kernel.host": ("gpu1", "--kernel-host")}``). Raises ConfigError
+    on bad values."""
     env = os.environ if env is None else env
     p = Path(path) if path is not None else config_path()
     cfg = Config(path=p)
@@ -290,6 +353,13 @@ def load_config(path: Path | str | None = None, env: dict[str, str] | None = Non
         if var in env:
             setattr(target, name, _coerce(env[var], typ, f"env {var}", key))
             cfg.sources[key] = f"env {var}"
+        if overrides and key in overrides:
+            value, source = overrides[key]
+            setattr(target, name, _coerce(value, typ, source, key))
+            cfg.sources[key] = source
+    unknown = set(overrides or {}) - set(SETTINGS)
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
     _validate(cfg)
     return cfg
 
@@ -307,6 +377,12 @@ def format_config(cfg: Config) -> str:
     except ModelNotFound as e:
         lines.append(f"model: {e}")
     lines += [f"warning: {w}" for w in cfg.warnings]
+    lines.append("environment (every FM_TUTOR_* variable; settings above show their own source):")
+    vw = max(len(n) for n in ENVIRONMENT)
+    for name, var in sorted(ENVIRONMENT.items()):
+        value = os.environ.get(name)
+        shown = "-" if value is None else ("(set)" if name == ENV_API_KEY else value)
+        lines.append(f"  {name:<{vw}}  {shown:<14}  {var.kind:<9}  {var.meaning}")
     return "\n".join(lines)
 
 

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import os
+from tutor.core.config import ENV_ASCII, env_flag
 
 
 def ascii_only() -> bool:
-    return os.environ.get("TERM") == "linux" or os.environ.get("FM_TUTOR_ASCII", "") in ("1", "true", "yes")
+    return os.environ.get("TERM") == "linux" or env_flag(ENV_ASCII, False)
 
 
 _UNICODE = {

@@ -14,9 +14,8 @@ import logging
 import logging.handlers
 import os
 from pathlib import Path
+from tutor.core.config import ENV_LOG_FILE, ENV_LOG_LEVEL
 
-ENV_LOG_FILE = "FM_TUTOR_LOG_FILE"
-ENV_LOG_LEVEL = "FM_TUTOR_LOG_LEVEL"
 LEVELS = ("debug", "info", "warning", "error")
 _configured: Path | None = None
 

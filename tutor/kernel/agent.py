@@ -30,6 +30,7 @@ import threading
 from pathlib import Path
 
 from tutor.core.internals import kernel_process
+from tutor.core.config import ENV_KERNEL_AGENT
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class _Agent:
         self.km = km
         self.log_path = self.workdir / "kernel.log"
         log = open(self.log_path, "ab", buffering=0)
-        env = kernel_env(self.lesson, {"FM_TUTOR_KERNEL_AGENT": str(os.getpid())})
+        env = kernel_env(self.lesson, {ENV_KERNEL_AGENT: str(os.getpid())})
         await km.start_kernel(env=env, cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         os.chmod(km.connection_file, 0o600)
         await self.wait_ready()

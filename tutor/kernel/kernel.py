@@ -20,6 +20,7 @@ from tutor.core.internals import keep_connection_file, kernel_process
 from tutor.kernel import detach as _reg
 from tutor.kernel.events import ClearOutput, Display, Error, Event, ExecResult, Result, Stream, died_message
 from tutor.kernel.spec import KERNEL_NAME, kernel_env
+from tutor.core.config import ENV_KERNEL
 
 log = logging.getLogger(__name__)
 
@@ -594,7 +595,7 @@ class Kernel:
 
     def _adopt_code(self) -> str:
         return (f"import os as _o; _o.chdir({self.cwd or os.getcwd()!r}); "
-                f"_o.environ['FM_TUTOR_KERNEL'] = {self.name!r}; del _o")
+                f"_o.environ[{ENV_KERNEL!r}] = {self.name!r}; del _o")
 
     async def _detach(self) -> dict | None:
         """Let go of a live kernel without stopping it -> its registry entry (None if it is not alive)."""

@@ -41,6 +41,7 @@ from tutor.core.config import check_host
 from tutor.core.errors import TutorError
 from tutor.kernel.events import died_message
 from tutor.kernel.kernel import Kernel, KernelContext
+from tutor.core.config import ENV_KERNEL
 
 log = logging.getLogger(__name__)
 
@@ -381,4 +382,4 @@ class RemoteKernel(Kernel):
                 pass
 
     def _adopt_code(self) -> str:  # a warm spare becomes the lesson's: the local cwd means nothing there
-        return f"import os as _o; _o.environ['FM_TUTOR_KERNEL'] = {self.name!r}; del _o"
+        return f"import os as _o; _o.environ[{ENV_KERNEL!r}] = {self.name!r}; del _o"

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from tutor.core.config import ENV_KERNEL
 
 KERNEL_NAME = "fm-tutor-python"
 
@@ -48,7 +49,7 @@ def kernel_env(name: str, extra: dict[str, str] | None = None) -> dict[str, str]
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
         "PYTHONUNBUFFERED": "1",
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-        "FM_TUTOR_KERNEL": name,
+        ENV_KERNEL: name,
     })
     env.pop("JPY_PARENT_PID", None)
     env.update(extra or {})

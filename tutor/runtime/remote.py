@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
+from tutor.core.config import ENV_AUTOSTART, env_flag
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ NO_SERVER = (
 
 
 def _auto_start_default() -> bool:
-    return os.environ.get("FM_TUTOR_AUTOSTART", "1").strip().lower() not in ("0", "false", "no", "off")
+    return env_flag(ENV_AUTOSTART, True)
 
 
 def endpoint(auto_start: bool | None = None):

@@ -14,10 +14,12 @@ from typing import Any
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 
-from tutor.course import Course, load_course
+from tutor.core.config import ENV_ANSI, env_flag
+from tutor.course import Course
 from tutor.learning.session import LearningSession
 from tutor.progress import ProgressStore
 from tutor.ui.screens.commands import CourseCommands
+from tutor.ui.services import Services, build_services
 
 log = logging.getLogger(__name__)
 
@@ -43,36 +45,34 @@ class TutorApp(App[int]):
         store: ProgressStore | None = None,
         start: dict[str, Any] | None = None,
         data_dir: Path | None = None,
+        services: Services | None = None,
     ) -> None:
-        ansi = os.environ.get("FM_TUTOR_ANSI", "").lower() in ("1", "true", "yes") or os.environ.get("TERM") == "linux"
+        """``services``: what the command line built (configuration, course, store, model server, kernel pool
+        factory; :func:`tutor.ui.services.build_services`). Without it the app builds the same from the settings
+        (tests pass just a course and a store)."""
+        if services is None:
+            services = build_services(course=course, store=store, data_dir=data_dir)
+        cfg = services.config
+        ansi = env_flag(ENV_ANSI, False) or os.environ.get("TERM") == "linux"
         super().__init__(ansi_color=ansi)
-        from tutor.core.config import ConfigError, load_config
-
-        try:
-            self.config = load_config()
-            self._config_error = None
-        except ConfigError as e:  # a broken config file: run on defaults and say so
-            self.config = load_config(path=Path("/nonexistent/fm-tutor.toml"), env={})
-            self._config_error = str(e)
-        self.course = course or load_course()
-        if store is None:
-            db = Path(data_dir) / "progress.db" if data_dir else None
-            store = ProgressStore(db, fuzz_reviews=self.config.review.fuzzing)
-        self.store = store
+        self.services = services
+        self.config = cfg
+        self._config_error = services.config_error
+        self.course = services.course
+        self.store = services.store
         self.start = start or {}
         self.started_at = time.monotonic()
-        self._kernels = None  # tutor.kernel.KernelPool, created when the first lesson opens
+        self._kernels = None  # tutor.kernel.KernelPool, made by services.kernels when the first lesson opens
         self.gpu_available = False  # learned in the background from nvidia-smi (never by importing torch)
-        self.kernel_keep_alive = float(self.config.kernel.keep_alive)
-        self.kernel_detach_idle = float(self.config.kernel.detach_idle)  # 0: kernels and model server stop with the app
-        self.kernel_host = self.config.kernel.host.strip() or None  # kernels (and the model) run there, over SSH
-        if self.kernel_host:  # remote kernels stop with the app (the agent ends them when the connection drops)
-            self.kernel_detach_idle = 0.0
+        self.kernel_keep_alive = float(cfg.kernel.keep_alive)
+        self.kernel_detach_idle = services.detach_idle  # 0: kernels and model server stop with the app
+        self.kernel_host = cfg.kernel.host.strip() or None  # kernels (and the model) run there, over SSH
         self._hangup_installed = False
-        self.output_limits: dict = {"max_lines": self.config.kernel.max_lines, "max_bytes": self.config.kernel.max_bytes}
-        self.quiz_threshold = float(self.config.quiz.pass_threshold)
+        self.output_limits: dict = {"max_lines": cfg.kernel.max_lines, "max_bytes": cfg.kernel.max_bytes}
+        self.quiz_threshold = float(cfg.quiz.pass_threshold)
         self.session = LearningSession(self.course, self.store, self.quiz_threshold)  # the course's rules, no UI
-        self.model_server = None  # tutor.backend.supervisor.ModelServer, started in the background after the first paint
+        self._server = services.model_server  # tutor.backend.supervisor.ModelServer, started after the first paint
+        self.model_server = None  # the server once started
         self.model_status = ""
 
     # ------------------------------------------------------------------ lifecycle
@@ -112,21 +112,20 @@ class TutorApp(App[int]):
         self.run_worker(self._preload, thread=True, exit_on_error=False, group="probe")
         if self.kernel_host:  # no local server: the remote kernels start one there on first use (tutor.runtime)
             self.model_status = f"kernels · model on {self.kernel_host}"
-        elif os.environ.get("FM_TUTOR_MODEL_SERVER", "on").lower() not in ("off", "0", "no", "false"):
+        elif self._server is not None:
             self.set_timer(1.0, self.start_model_server)
 
     # ------------------------------------------------------------------ model server
     def start_model_server(self) -> None:
         """Start the local OpenAI-compatible server (transformers serve, or vLLM on a CUDA GPU) in the background."""
         from tutor.backend.endpoint import ServerError
-        from tutor.backend.supervisor import ModelServer
 
-        if self.model_server is not None:
+        if self.model_server is not None or self._server is None:
             return
         try:
             # detach_idle > 0: the server outlives the app (exit, hang-up) and the next app adopts it
-            self.model_server = ModelServer(self.config, on_state=self._server_state,
-                                            detach_idle=self.kernel_detach_idle)
+            self.model_server = self._server
+            self.model_server.add_listener(self._server_state)
             self.model_server.start(wait=False)
         except (ServerError, LookupError, OSError) as e:
             self.model_status = f"model: failed ({e})"
@@ -216,15 +215,9 @@ class TutorApp(App[int]):
 
     # ------------------------------------------------------------------ kernels
     def kernel_pool(self):
-        """The pool of lesson kernels (one per open lesson), created on first use."""
+        """The pool of lesson kernels (one per open lesson), made by the services' factory on first use."""
         if self._kernels is None:
-            from tutor.kernel import KernelPool
-            from tutor.kernel.remote import RemoteHost
-
-            spare = os.environ.get("FM_TUTOR_SPARE_KERNEL", "1") not in ("0", "false", "no")
-            self._kernels = KernelPool(keep_alive=self.kernel_keep_alive, spare=spare,
-                                       detach_idle=self.kernel_detach_idle,
-                                       remote=RemoteHost.from_config(self.config) if self.kernel_host else None)
+            self._kernels = self.services.kernels()
         return self._kernels
 
     def _cull_detached(self, kernels: bool = True) -> None:
