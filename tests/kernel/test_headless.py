@@ -8,7 +8,8 @@ import pytest
 
 from tutor.cli import kernel as cli_kernel
 from tutor.course import parse_lesson_file
-from tutor.kernel.headless import lesson_to_notebook, run_lessons
+from tutor.course.export import lesson_to_notebook
+from tutor.kernel.headless import run_lessons
 
 from .conftest import FIXTURES
 

@@ -238,7 +238,8 @@ def run(args: argparse.Namespace) -> int | None:
             print(f"kernels on {remote.host} over SSH", flush=True)
         return run_lessons(lessons, gpu=args.gpu, color=color, remote=remote)
     if cmd == "export":
-        from tutor.kernel.headless import export_notebook, load_lessons
+        from tutor.course.export import export_notebook
+        from tutor.kernel.headless import load_lessons
 
         try:
             (les,) = load_lessons([args.lesson], _content(args))
