@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tutor.backend import engines
 from tutor.backend import supervisor as srvmod
 from tutor.core.config import load_config, resolve_model
 from tutor.backend.gpu import GpuInfo, GpuLock
@@ -88,7 +89,7 @@ def test_gpu_lock_is_exclusive(tmp_path):
 
 @pytest.fixture
 def fake_vllm(monkeypatch):
-    monkeypatch.setattr(srvmod, "vllm_executable", lambda: [sys.executable, str(HERE / "fake_vllm.py")])
+    monkeypatch.setattr(engines, "vllm_executable", lambda: [sys.executable, str(HERE / "fake_vllm.py")])
 
 
 def test_manager_vllm_path_with_stand_in(tmp_path, fm_tiny, fake_vllm):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tutor.backend import supervisor as srvmod
+from tutor.backend import engines
 from tutor.backend import detached as sd
 from tutor.core.config import load_config
 from tutor.kernel import detach as reg
@@ -170,7 +170,7 @@ def test_killed_owner_server_is_adopted_and_a_mismatched_one_replaced(run_dir, t
 
 @pytest.fixture
 def fake_vllm(monkeypatch):
-    monkeypatch.setattr(srvmod, "vllm_executable", lambda: [sys.executable, str(HERE / "fake_vllm.py")])
+    monkeypatch.setattr(engines, "vllm_executable", lambda: [sys.executable, str(HERE / "fake_vllm.py")])
 
 
 def _vllm_server(tmp_path, d, **kw) -> ModelServer:
