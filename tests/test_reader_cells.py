@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from tutor.core import procs
 from tutor.progress import ProgressStore
 from tutor.ui.app import TutorApp
 from tutor.course import load_course
@@ -127,7 +128,7 @@ async def test_kernel_detached_on_exit_and_hangup_then_reattached(fixture_course
             await pilot.press("r")
             assert await wait_for(pilot, lambda: cell.state == "ok"), (cell.state, cell.message)
             pid = app.kernel_pool().kernel("01").pid
-        assert list(reg.read(Path(base))) == ["01"] and reg.pid_alive(pid)  # detached on exit
+        assert list(reg.read(Path(base))) == ["01"] and procs.pid_alive(pid)  # detached on exit
 
         app2 = TutorApp(course=load_course(fixture_course), store=ProgressStore(db))
         async with app2.run_test(size=(100, 40)) as pilot:
@@ -139,7 +140,7 @@ async def test_kernel_detached_on_exit_and_hangup_then_reattached(fixture_course
             assert app2._hangup_installed
             os.kill(os.getpid(), signal.SIGHUP)  # the terminal went away: detach and exit
             assert await wait_for(pilot, lambda: app2.return_code == 129, timeout=20)
-        assert list(reg.read(Path(base))) == ["01"] and reg.pid_alive(pid)
+        assert list(reg.read(Path(base))) == ["01"] and procs.pid_alive(pid)
     finally:
         from .kernel.test_detach import kill_kernels_under
 

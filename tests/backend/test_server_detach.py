@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from tutor.core import procs, registry
 from tutor.backend import engines
 from tutor.backend import detached as sd
 from tutor.core.config import load_config
-from tutor.kernel import detach as reg
 from tutor.backend.gpu import GpuInfo, GpuLock
 from tutor.backend.supervisor import ModelServer
 from tutor.backend.endpoint import ServerError, State, current_endpoint
@@ -42,10 +42,10 @@ def run_dir(tmp_path):
     yield d, pids
     e = sd.read(d)
     if e and sd.alive(e):
-        reg.kill_pid(e["pid"], grace=2)
+        procs.kill_pid(e["pid"], grace=2)
     for pid in pids:
-        if reg.pid_alive(pid):
-            reg.kill_pid(pid, grace=2)
+        if procs.pid_alive(pid):
+            procs.kill_pid(pid, grace=2)
 
 
 def _cfg(tmp_path, **env):
@@ -109,7 +109,7 @@ def test_detach_then_adopt_same_server_then_restart_on_death(run_dir, tmp_path, 
         assert isinstance(_complete(s2.endpoint), str)
     finally:
         s2.stop()
-    assert not reg.pid_alive(new) and sd.read(d) is None and not (d / "endpoint.json").exists()
+    assert not procs.pid_alive(new) and sd.read(d) is None and not (d / "endpoint.json").exists()
 
 
 CHILD = textwrap.dedent("""
@@ -161,7 +161,7 @@ def test_killed_owner_server_is_adopted_and_a_mismatched_one_replaced(run_dir, t
         other.start(timeout=150)
         pids.append(other.pid)
         assert other.reattached is None and other.pid != pid
-        assert not reg.pid_alive(pid)
+        assert not procs.pid_alive(pid)
         assert sd.read(d)["pid"] == other.pid
     finally:
         other.stop()
@@ -214,7 +214,7 @@ def test_detached_vllm_keeps_its_gpu_lock_and_the_adopter_owns_it(run_dir, tmp_p
             GpuLock([0], d).acquire(timeout=0.3)
     finally:
         s2.stop()
-    assert not reg.pid_alive(pid)
+    assert not procs.pid_alive(pid)
     lock = GpuLock([0], d)  # the engine is gone: so is its lock
     lock.acquire(timeout=2)
     lock.release()
@@ -232,7 +232,7 @@ def test_detach_idle_zero_stops_on_exit_and_dies_with_its_parent(run_dir, tmp_pa
         assert s.detach() is False  # so detach() stops it
     finally:
         s.stop()
-    assert not reg.pid_alive(pid) and s.state == State.STOPPED and not (d / "endpoint.json").exists()
+    assert not procs.pid_alive(pid) and s.state == State.STOPPED and not (d / "endpoint.json").exists()
 
 
 def _fm(*args, env=None):
@@ -258,17 +258,17 @@ def test_cull_and_the_kernels_command(run_dir, tmp_path, fm_tiny, fake_vllm, mon
             r = _fm("kernels", "stop", "--server", "--runtime-dir", str(kdir))
             assert r.returncode == 0, r.stderr
             assert f"stopped the model server (vllm, fm-tiny, pid {servers[-1]})" in r.stdout
-            assert not reg.pid_alive(servers[-1]) and sd.read(d) is None and not (d / "endpoint.json").exists()
+            assert not procs.pid_alive(servers[-1]) and sd.read(d) is None and not (d / "endpoint.json").exists()
 
     # an hour idle: culled by the next `fm-tutor kernels` (detach_idle 600) ...
-    with reg.locked(d, sd.REGISTRY, sd.LOCK) as (entries, save):
+    with registry.locked(d, sd.REGISTRY, sd.LOCK) as (entries, save):
         entries[sd.KEY]["detached_at"] -= 3600
         save(entries)
-    assert sd.cull(d, 7200) is None and reg.pid_alive(servers[1])  # not idle long enough for that limit
+    assert sd.cull(d, 7200) is None and procs.pid_alive(servers[1])  # not idle long enough for that limit
     r = _fm("kernels", "--runtime-dir", str(kdir), env={"FM_TUTOR_DETACH_IDLE": "600"})
     assert r.returncode == 0, r.stderr
     assert f"stopped the model server (vllm, fm-tiny, pid {servers[1]}): idle" in r.stdout
-    assert not reg.pid_alive(servers[1]) and sd.read(d) is None
+    assert not procs.pid_alive(servers[1]) and sd.read(d) is None
     assert _fm("kernels", "--runtime-dir", str(kdir)).stdout.strip() == "no detached kernels"
 
 
@@ -276,7 +276,7 @@ def test_cull_and_the_kernels_command(run_dir, tmp_path, fm_tiny, fake_vllm, mon
 def test_a_dead_entry_is_removed_cleanly(run_dir, tmp_path, fm_tiny, fake_vllm):
     d, pids = run_dir
     pid = _detached_vllm(tmp_path, d, pids)
-    reg.kill_pid(pid)  # the detached server died on its own
+    procs.kill_pid(pid)  # the detached server died on its own
     s2 = _vllm_server(tmp_path, d)
     try:
         s2.start(timeout=40)
@@ -298,7 +298,7 @@ def test_a_second_running_manager_does_not_take_the_first_ones_server(run_dir, t
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
     pids.append(sleeper.pid)
     try:
-        entry = {"pid": sleeper.pid, "proc_start": reg.proc_start(sleeper.pid), "owner": os.getpid(),
+        entry = {"pid": sleeper.pid, "proc_start": procs.proc_start(sleeper.pid), "owner": os.getpid(),
                  "detached_at": None, "started_at": time.time(), "engine": "transformers", "base_url": "x"}
         assert sd.claim(d, entry)
         out = subprocess.run([sys.executable, "-c", code, str(d), str(ROOT)], capture_output=True, text=True)
@@ -318,7 +318,7 @@ def test_a_watcher_stops_the_detached_server_after_detach_idle_with_no_app_runni
     d, pids = run_dir
     pid = _detached_vllm(tmp_path, d, pids, detach_idle=1.5)
     assert sd.alive(sd.read(d))
-    assert wait_for(lambda: not reg.pid_alive(pid) and sd.read(d) is None and not (d / "endpoint.json").exists(),
+    assert wait_for(lambda: not procs.pid_alive(pid) and sd.read(d) is None and not (d / "endpoint.json").exists(),
                     30), "the detached server was not stopped (and forgotten) after detach_idle"
 
 
@@ -332,7 +332,7 @@ def test_the_watcher_leaves_an_adopted_server_alone(run_dir, tmp_path, fm_tiny, 
         s.start(timeout=40)
         assert s.pid == pid
         sd.reap(d, pid, e["detached_at"], 0.0)  # returns at once: no longer the server it watched
-        assert reg.pid_alive(pid) and sd.read(d)["owner"] == os.getpid()
+        assert procs.pid_alive(pid) and sd.read(d)["owner"] == os.getpid()
     finally:
         s.stop()
 
@@ -347,7 +347,7 @@ def test_an_unhealthy_detached_server_is_replaced(run_dir, tmp_path, fm_tiny, fa
         s.start(timeout=40)
         pids.append(s.pid)
         assert s.reattached is None and s.pid != pid
-        assert wait_for(lambda: not reg.pid_alive(pid), 10)
+        assert wait_for(lambda: not procs.pid_alive(pid), 10)
         assert sd.read(d)["pid"] == s.pid
     finally:
         s.stop()
