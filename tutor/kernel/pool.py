@@ -142,7 +142,7 @@ class KernelPool:
                 log.debug("start: caught and carried on", exc_info=True)
                 entry = None
         if entry is not None:  # a kernel a previous app detached: connect to it, same variables
-            k = Kernel(self, lesson_id, entry.get("cwd") or (str(cwd) if cwd else None))
+            k = Kernel(self._context, lesson_id, entry.get("cwd") or (str(cwd) if cwd else None))
             k.reattached = True
             k._pid = int(entry["pid"])
             k.connection_file = entry["connection_file"]
