@@ -30,7 +30,7 @@ def test_wheel_carries_the_course(tmp_path):
     assert lessons, "no lesson written"
     for name in lessons:
         assert f"tutor/content/lessons/{name}" in names, name
-    for pkg in ("tutor/cli/main.py", "tutor/ui/app.py", "tutor/ui/app.tcss", "tutor/course/parser.py",
+    for pkg in ("tutor/cli/entry.py", "tutor/ui/app.py", "tutor/ui/app.tcss", "tutor/course/parser.py",
                 "tutor/widgets/step_view.py", "tutor/progress/__init__.py", "tutor/models/fm-tiny/config.json"):
         assert pkg in names, pkg
     top_level = next(n for n in names if n.endswith("top_level.txt"))

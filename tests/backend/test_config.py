@@ -141,7 +141,7 @@ def test_command_line_settings_are_passed_explicitly(monkeypatch):
     import os
 
     from tutor.cli.context import from_args
-    from tutor.cli.main import build_parser
+    from tutor.cli.entry import build_parser
 
     monkeypatch.delenv("FM_TUTOR_KERNEL_HOST", raising=False)
     args = build_parser().parse_args(["--kernel-host", "learner@gpu-box", "check"])
