@@ -2,15 +2,15 @@
 
 A plain library (no Textual, torch or transformers) that the TUI and CLI call::
 
-    from progress import ProgressStore, default_db_path, StoreStatus
+    from tutor.progress import ProgressStore, default_db_path, StoreStatus
     store = ProgressStore()          # default_db_path(); ":memory:" also works
     store.open_lesson("01"); store.step_shown("01", "1-intro")
     store.flush(); store.close()
 
-Tables and migrations are documented in ``progress.schema``.
+Tables and migrations are documented in ``tutor.progress.schema``.
 """
 
-from .schema import SCHEMA_VERSION
-from .store import LessonState, ProgressStore, StoreStatus, default_db_path
+from tutor.progress.schema import SCHEMA_VERSION
+from tutor.progress.store import LessonState, ProgressStore, StoreStatus, default_db_path
 
 __all__ = ["SCHEMA_VERSION", "LessonState", "ProgressStore", "StoreStatus", "default_db_path"]

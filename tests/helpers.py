@@ -50,7 +50,7 @@ def wait_until(pred, timeout: float = 10.0) -> bool:
 
 async def press_run(app, pilot, lesson_id: str, step_id: str, cell_id: str):
     """Open the lesson at the step, focus the cell, press r -> the CodeCell."""
-    from widgets.code_cell import CodeCell
+    from tutor.widgets.code_cell import CodeCell
 
     app.open_lesson(lesson_id, step_id)
     await pilot.pause()

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from progress import ProgressStore
-from tutor.app import TutorApp
+from tutor.progress import ProgressStore
+from tutor.ui.app import TutorApp
 from tutor.course import load_course
-from tutor.screens.home import HomeScreen
-from tutor.screens.paths import CustomPathScreen, PathsScreen
-from tutor.screens.reader import ReaderScreen
-from tutor.screens.roadmap import RoadmapScreen
-from widgets.quiz_card import QuizCard
-from widgets.roadmap import LessonChip, PhaseBox
+from tutor.ui.screens.home import HomeScreen
+from tutor.ui.screens.paths import CustomPathScreen, PathsScreen
+from tutor.ui.screens.reader import ReaderScreen
+from tutor.ui.screens.roadmap import RoadmapScreen
+from tutor.widgets.quiz_card import QuizCard
+from tutor.widgets.roadmap import LessonChip, PhaseBox
 
 from .helpers import texts, widget_text
 
@@ -200,7 +200,7 @@ async def test_paths_screen_progress_and_custom_path(fixture_course, tmp_path):
         await pilot.press("space", "down", "down", "space", "ctrl+s")  # 01 and 03
         await pilot.pause()
         assert app.store.custom_path() == ["01", "03"] and app.store.active_path() == "custom"
-        assert app.next_lesson_on_path() == "01"
+        assert app.session.next_lesson_on_path() == "01"
 
 
 async def test_help_lists_every_binding(fixture_course, tmp_path):
@@ -216,7 +216,7 @@ async def test_help_lists_every_binding(fixture_course, tmp_path):
 
 
 async def test_command_palette_finds_lessons_and_paths(fixture_course, tmp_path):
-    from tutor.screens.commands import CourseCommands
+    from tutor.ui.screens.commands import CourseCommands
 
     app = make_app(fixture_course, tmp_path / "p.db")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -241,7 +241,7 @@ async def test_unwritten_lesson_gives_a_clear_message(fixture_course, tmp_path):
 def test_tui_process_never_imports_torch_or_transformers(tmp_path):
     code = (
         "import asyncio, sys, json\n"
-        "from tutor.app import TutorApp\n"
+        "from tutor.ui.app import TutorApp\n"
         "async def main():\n"
         "    app = TutorApp()\n"
         "    async with app.run_test(size=(80, 24)) as pilot:\n"

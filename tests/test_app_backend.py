@@ -10,10 +10,11 @@ import uuid
 
 import pytest
 
-from progress import ProgressStore
-from tutor.app import TutorApp
+from tutor.core import procs
+from tutor.progress import ProgressStore
+from tutor.ui.app import TutorApp
 from tutor.course import load_course
-from tutor.screens.doctor import DoctorScreen
+from tutor.ui.screens.doctor import DoctorScreen
 
 from .helpers import wait_for as _wait
 from .kernel.test_detach import wait_for
@@ -72,9 +73,8 @@ def test_model_server_survives_hangup_and_the_next_app_reattaches(fixture_course
     """The real app in a terminal (tmux) with the model server on and detach_idle > 0: the terminal goes away
     (tmux kills the session: SIGHUP) -> the server keeps running, healthy, detached; the next fm-tutor adopts the
     same process and says so."""
-    from tutor import server_detach as sd
-    from tutor.kernel import detach as reg
-    from tutor.server import current_endpoint
+    from tutor.backend import detached as sd
+    from tutor.backend.endpoint import current_endpoint
 
     run = tmp_path / "run"
     sock = "fmt-" + uuid.uuid4().hex[:8]  # a private tmux server
@@ -93,9 +93,9 @@ def test_model_server_survives_hangup_and_the_next_app_reattaches(fixture_course
         e = sd.read(run)
         pid, app_pid = e["pid"], e["owner"]
         pids.append(pid)
-        assert e["detached_at"] is None and reg.pid_alive(app_pid)
+        assert e["detached_at"] is None and procs.pid_alive(app_pid)
         _tmux(sock, "kill-session", "-t", "one")  # the terminal goes away: SIGHUP
-        assert wait_for(lambda: not reg.pid_alive(app_pid), 30), "the app did not exit on hang-up"
+        assert wait_for(lambda: not procs.pid_alive(app_pid), 30), "the app did not exit on hang-up"
         e = sd.read(run)
         assert e["pid"] == pid and e["owner"] is None and e["detached_at"], e  # detached, not stopped
         assert sd.alive(e)
@@ -109,15 +109,15 @@ def test_model_server_survives_hangup_and_the_next_app_reattaches(fixture_course
         e = sd.read(run)
         assert e["pid"] == pid and e["owner"] not in (None, app_pid)  # the new app holds the same server
         _tmux(sock, "send-keys", "-t", "two", "q")  # quit: detached again
-        assert wait_for(lambda: not reg.pid_alive(e["owner"]), 30)
+        assert wait_for(lambda: not procs.pid_alive(e["owner"]), 30)
         assert sd.read(run)["owner"] is None and sd.alive(sd.read(run))
     finally:
         _tmux(sock, "kill-server")  # an app still running detaches its server on the hang-up: wait for it
         e = sd.read(run) or {}
-        wait_for(lambda: not reg.pid_alive(e.get("owner")), 30)
+        wait_for(lambda: not procs.pid_alive(e.get("owner")), 30)
         stopped = sd.stop(run)
         for p in {*pids, e.get("pid")}:  # whatever a failure left behind
-            if p and reg.pid_alive(p):
-                reg.kill_pid(p)
-    assert stopped and stopped["pid"] == pid and not reg.pid_alive(pid)
+            if p and procs.pid_alive(p):
+                procs.kill_pid(p)
+    assert stopped and stopped["pid"] == pid and not procs.pid_alive(pid)
 

@@ -6,12 +6,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from progress import ProgressStore
-from tutor.app import TutorApp
+from tutor.progress import ProgressStore
+from tutor.ui.app import TutorApp
 from tutor.cli import main
 from tutor.course import load_course
-from tutor.dashboard import summarize
-from tutor.screens.dashboard import DashboardScreen
+from tutor.learning.summaries import summarize
+from tutor.ui.screens.dashboard import DashboardScreen
 
 from .dashboard_fixture import BASE, make_export
 from .helpers import texts

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tutor.course.model import Choice, Quiz
-from tutor.quiz import AnswerError, grade, parse_number, presented_order
+from tutor.learning.quiz import AnswerError, grade, parse_number, presented_order
 
 
 def q(**kw):

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from progress import ProgressStore
-from tutor.app import TutorApp
+from tutor.core import procs
+from tutor.progress import ProgressStore
+from tutor.ui.app import TutorApp
 from tutor.course import load_course
-from widgets.code_cell import CodeCell
+from tutor.widgets.code_cell import CodeCell
 
 from .helpers import press_run, wait_for
 
@@ -78,7 +79,7 @@ async def test_gpu_cell_is_skipped_with_its_cpu_twin_named(fixture_course, tmp_p
 
 
 async def test_solution_needs_an_attempt_or_a_confirmation(fixture_course, tmp_path):
-    from tutor.screens.cells import ConfirmScreen, SolutionScreen
+    from tutor.ui.screens.cells import ConfirmScreen, SolutionScreen
 
     app = TutorApp(course=load_course(fixture_course), store=ProgressStore(tmp_path / "p.db"))
     async with app.run_test(size=(100, 40)) as pilot:
@@ -127,7 +128,7 @@ async def test_kernel_detached_on_exit_and_hangup_then_reattached(fixture_course
             await pilot.press("r")
             assert await wait_for(pilot, lambda: cell.state == "ok"), (cell.state, cell.message)
             pid = app.kernel_pool().kernel("01").pid
-        assert list(reg.read(Path(base))) == ["01"] and reg.pid_alive(pid)  # detached on exit
+        assert list(reg.read(Path(base))) == ["01"] and procs.pid_alive(pid)  # detached on exit
 
         app2 = TutorApp(course=load_course(fixture_course), store=ProgressStore(db))
         async with app2.run_test(size=(100, 40)) as pilot:
@@ -139,10 +140,29 @@ async def test_kernel_detached_on_exit_and_hangup_then_reattached(fixture_course
             assert app2._hangup_installed
             os.kill(os.getpid(), signal.SIGHUP)  # the terminal went away: detach and exit
             assert await wait_for(pilot, lambda: app2.return_code == 129, timeout=20)
-        assert list(reg.read(Path(base))) == ["01"] and reg.pid_alive(pid)
+        assert list(reg.read(Path(base))) == ["01"] and procs.pid_alive(pid)
     finally:
         from .kernel.test_detach import kill_kernels_under
 
         reg.stop(Path(base))
         kill_kernels_under(run_dir)
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+async def test_configured_output_limits_reach_the_reader(fixture_course, tmp_path, monkeypatch):
+    """kernel.max_lines (FM_TUTOR_OUTPUT_MAX_LINES) reaches the reader's output buffers: a cell printing 40 lines
+    keeps 7 of them (head and tail) and says how many it left out."""
+    monkeypatch.setenv("FM_TUTOR_OUTPUT_MAX_LINES", "7")
+    app = TutorApp(course=load_course(fixture_course), store=ProgressStore(tmp_path / "p.db"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        cell = await press_run(app, pilot, "01", "what-a-foundation-model-is", "sqrt-two")
+        assert await wait_for(pilot, lambda: cell.state == "ok"), (cell.state, cell.message)
+        cells = app.screen.cells
+        assert cells.output_limits["max_lines"] == 7
+        lesson_cell = app.screen.lesson.cell("sqrt-two")
+        status = await cells.run(lesson_cell, "for i in range(40): print('line', i)")
+        assert status == "ok"
+        buf = cells.record("sqrt-two").buffer
+        assert buf.total_lines == 40 and buf.hidden_lines == 33, (buf.total_lines, buf.hidden_lines)
+        assert "line 0" in buf.display_text() and "line 39" in buf.display_text()
+        assert "line 20" not in buf.display_text()

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 from textual.widgets import OptionList, Static, TextArea
 
-from progress import ProgressStore
-from tutor.app import TutorApp
+from tutor.progress import ProgressStore
+from tutor.ui.app import TutorApp
 from tutor.course import load_course
 from tutor.course.parser import parse_lesson
-from tutor.screens.home import HomeScreen
-from tutor.screens.reader import ReaderScreen
-from widgets.code_cell import CodeCell, _CodeView
-from widgets.output_view import OutputView
-from widgets.step_view import ProseBlock, StepView
+from tutor.ui.screens.home import HomeScreen
+from tutor.ui.screens.reader import ReaderScreen
+from tutor.widgets.code_cell import CodeCell, _CodeView
+from tutor.widgets.output_view import OutputView
+from tutor.widgets.step_view import ProseBlock, StepView
 
 from .helpers import wait_for, widget_text
 

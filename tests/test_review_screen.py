@@ -6,11 +6,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-from progress import ProgressStore
-from tutor.app import TutorApp
+from tutor.progress import ProgressStore
+from tutor.ui.app import TutorApp
 from tutor.course import load_course
-from tutor.screens.review import ReviewScreen
-from widgets.quiz_card import QuizCard
+from tutor.ui.screens.review import ReviewScreen
+from tutor.widgets.quiz_card import QuizCard
 
 from .helpers import widget_text
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from progress import ProgressStore
-from tutor.app import TutorApp
+from tutor.progress import ProgressStore
+from tutor.ui.app import TutorApp
 from tutor.course import load_course
 
 SIZES = [(80, 24), (120, 40)]
@@ -74,7 +74,7 @@ def test_reader_quiz_answered(snap_compare, fixture_course, tmp_path, size):
     async def go(pilot):
         pilot.app.open_lesson("01", "quiz")
         await pilot.pause()
-        from widgets.quiz_card import QuizCard
+        from tutor.widgets.quiz_card import QuizCard
 
         cards = list(pilot.app.screen.query(QuizCard))
         cards[0].submit("1.1e20")

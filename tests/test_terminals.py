@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from progress import ProgressStore
-from tutor.app import TutorApp
+from tutor.progress import ProgressStore
+from tutor.ui.app import TutorApp
 from tutor.course import load_course
 
 ROOT = Path(__file__).resolve().parent.parent

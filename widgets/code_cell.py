@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 
+from rich.syntax import Syntax
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -21,13 +22,11 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static, TextArea
-from rich.syntax import Syntax
+from tutor.widgets.output_view import OutputView
+from tutor.widgets.rendered import RenderedBlock
 
 from tutor.course.model import Cell
 from tutor.kernel.outputs import OutputBuffer
-
-from .output_view import OutputView
-from .rendered import RenderedBlock
 
 CELL_STATES = ("idle", "queued", "running", "ok", "error", "timeout", "died", "interrupted", "skipped")
 EDIT_DEBOUNCE = 0.3
@@ -52,7 +51,7 @@ class _CellMessage(Message):
 class _CellTextArea(TextArea):
     """TextArea that indents on tab and leaves editing on escape (instead of moving focus)."""
 
-    async def _on_key(self, event) -> None:
+    async def _on_key(self, event) -> None:  # tutor.core.internals.EDITOR_ON_KEY
         if event.key == "escape" and not self.read_only:
             event.stop()
             event.prevent_default()

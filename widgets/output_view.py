@@ -12,6 +12,7 @@ Import this module before the App starts running: textual-image queries the term
 from __future__ import annotations
 
 import io
+import logging
 
 from rich.markdown import Markdown as RichMarkdown
 from rich.style import Style
@@ -26,6 +27,8 @@ from textual.widgets import Static
 
 from tutor.kernel.events import strip_ansi
 from tutor.kernel.outputs import OutputBuffer, RichSegment, TextSegment
+
+log = logging.getLogger(__name__)
 
 _TIImage = None  # textual-image's Image widget, once enable_terminal_images() has found a graphics protocol
 
@@ -42,6 +45,7 @@ def enable_terminal_images() -> bool:
 
         _TIImage = Image
     except Exception:  # no terminal / broken install: the half-block fallback is used
+        log.debug("enable_terminal_images: no terminal / broken install: the half-block fallback is used", exc_info=True)
         _TIImage = None
     return _TIImage is not None
 
@@ -166,6 +170,7 @@ def _safe_halfblock(seg: RichSegment) -> Text:
     try:
         return halfblock_text(seg.data)
     except Exception as e:
+        log.debug("_safe_halfblock: caught and carried on", exc_info=True)
         return Text(f"[image {seg.mime}, {len(seg.data)} bytes: cannot render ({e})] {seg.alt}")
 
 
@@ -181,7 +186,7 @@ def _image_widget(seg: RichSegment) -> Widget:
             w.styles.height = min(20, max(4, img.height // 24))
             return w
         except Exception:
-            pass
+            log.debug("_image_widget: caught and carried on", exc_info=True)
     return _ImagePart(seg, classes="-image")
 
 

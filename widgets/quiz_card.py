@@ -1,13 +1,13 @@
 """QuizCard: one question of any type, keyboard first (digits, space, enter), hint on request.
 
-It grades with :func:`tutor.quiz.grade` (pure) and posts :class:`QuizCard.Answered`; the screen records it.
+It grades with :func:`tutor.learning.quiz.grade` (pure) and posts :class:`QuizCard.Answered`; the screen records it.
 """
 from __future__ import annotations
 
 import time
 
-from rich.markdown import Markdown as RichMarkdown
 from rich.console import Group
+from rich.markdown import Markdown as RichMarkdown
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -16,9 +16,9 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Static
 
+from tutor.core.glyphs import g
 from tutor.course.model import Quiz
-from tutor.glyphs import g
-from tutor.quiz import AnswerError, Grade, grade, presented_order
+from tutor.learning.quiz import AnswerError, Grade, grade, presented_order
 
 TYPE_LABEL = {
     "single": "single choice",

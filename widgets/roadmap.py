@@ -5,7 +5,7 @@ from textual.app import ComposeResult
 from textual.containers import Container, Vertical
 from textual.widgets import Static
 
-from tutor.glyphs import g
+from tutor.core.glyphs import g
 
 
 class LessonChip(Static):

@@ -13,16 +13,16 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Static
+from tutor.widgets.rendered import RenderedBlock
 
 from tutor.course.model import Cell, Prose, Quiz, Step
 from tutor.course.parser import split_prose
-from widgets.rendered import RenderedBlock
 
 WidgetFactory = Callable[[object], Widget]
 
 
 class ProseBlock(RenderedBlock):
-    """A block of lesson prose (rendered once per width; see widgets.rendered)."""
+    """A block of lesson prose (rendered once per width; see tutor.widgets.rendered)."""
 
     DEFAULT_CSS = """
     ProseBlock { height: auto; padding: 0 1; margin: 0 0 1 0; }

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tutor.config import ConfigError, ModelNotFound, format_config, load_config, resolve_model
+from tutor.core.config import ConfigError, ModelNotFound, format_config, load_config, resolve_model
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -107,3 +107,45 @@ def test_hub_id_resolves_from_local_cache_without_network(tmp_path, monkeypatch)
     monkeypatch.setenv("HF_HUB_CACHE", str(hub))
     m = resolve_model("someorg/tiny")
     assert m.kind == "hub-cache" and m.path == snap
+
+
+def test_every_fm_tutor_variable_is_declared_once_and_listed():
+    """Each FM_TUTOR_* name in the code is declared in the configuration's table, spelled as a string only there,
+    and `fm-tutor config` lists every one of them."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tutor.core.config import ENVIRONMENT
+
+    root = Path(__file__).resolve().parents[2]
+    names, literals = set(), {}
+    for folder in ("tutor", "widgets", "progress"):
+        for f in (root / folder).rglob("*.py"):
+            text = f.read_text()
+            names |= set(re.findall(r"\bFM_TUTOR_[A-Z_]+[A-Z]\b", text))
+            if f.name != "config.py":
+                for m in re.findall(r"[\"']FM_TUTOR_[A-Z_]+[\"']", text):
+                    literals.setdefault(m, []).append(str(f.relative_to(root)))
+    assert names - set(ENVIRONMENT) == set(), sorted(names - set(ENVIRONMENT))
+    assert literals == {}, literals  # read through tutor.core.config's constants, not spelled again
+    out = subprocess.run([sys.executable, "-m", "tutor", "config"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    missing = [n for n in ENVIRONMENT if n not in out.stdout]
+    assert not missing, missing
+
+
+def test_command_line_settings_are_passed_explicitly(monkeypatch):
+    """--kernel-host reaches the configuration as an override with its source, not through os.environ."""
+    import os
+
+    from tutor.cli.context import from_args
+    from tutor.cli.entry import build_parser
+
+    monkeypatch.delenv("FM_TUTOR_KERNEL_HOST", raising=False)
+    args = build_parser().parse_args(["--kernel-host", "learner@gpu-box", "check"])
+    ctx = from_args(args)
+    cfg = ctx.config()
+    assert cfg.kernel.host == "learner@gpu-box" and cfg.source("kernel.host") == "command line --kernel-host"
+    assert "FM_TUTOR_KERNEL_HOST" not in os.environ

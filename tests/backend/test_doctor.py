@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tutor import doctor
-from tutor.server import GpuInfo
+from tutor.backend import doctor
+from tutor.backend.gpu import GpuInfo
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_doctor_command_on_this_machine(fixture_course):
     """The real command: real probes, fm-tiny loaded in a subprocess, the fixture course."""
     env = {"FM_TUTOR_CONTENT": str(fixture_course)}
-    code = ("import sys, argparse; from tutor import cli_backend as b\n"
+    code = ("import sys, argparse; from tutor.cli import backend as b\n"
             "ap = argparse.ArgumentParser(); b.add_commands(ap.add_subparsers(dest='cmd'))\n"
             "sys.exit(b.run(ap.parse_args(['doctor'])))\n")
     import os
@@ -80,9 +80,9 @@ def test_missing_builtin_model_exits_1(fixture_course, monkeypatch, tmp_path):
 
 @pytest.mark.timeout(60)
 def test_tui_side_modules_do_not_import_torch():
-    code = ("import sys, tutor.server, tutor.config, tutor.doctor, tutor.cli_backend, tutor.models, tutor.runtime\n"
-            "from tutor.config import load_config; load_config()\n"
-            "from tutor.doctor import diagnose; diagnose(cuda_probe=lambda: [], load_model_check=False)\n"
+    code = ("import sys, tutor.backend.supervisor, tutor.core.config, tutor.backend.doctor, tutor.cli.backend, tutor.models, tutor.runtime\n"
+            "from tutor.core.config import load_config; load_config()\n"
+            "from tutor.backend.doctor import diagnose; diagnose(cuda_probe=lambda: [], load_model_check=False)\n"
             "bad = [m for m in ('torch', 'transformers', 'peft', 'openai', 'textual') if m in sys.modules]\n"
             "print(bad); sys.exit(1 if bad else 0)\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=50, cwd=ROOT)

@@ -10,9 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tutor import server as srvmod
-from tutor.config import load_config, resolve_model
-from tutor.server import GpuInfo, GpuLock, ModelServer, ServerError, State, build_command, select_engine
+from tutor.backend import engines
+from tutor.backend import supervisor as srvmod
+from tutor.core.config import load_config, resolve_model
+from tutor.backend.gpu import GpuInfo, GpuLock
+from tutor.backend.supervisor import ModelServer
+from tutor.backend.endpoint import ServerError, State
+from tutor.backend.engines import build_command, select_engine
 
 pytestmark = pytest.mark.timeout(60)
 GPU = [GpuInfo(0, "Fake H100", 81920, 80000)]
@@ -75,7 +79,7 @@ def test_gpu_lock_is_exclusive(tmp_path):
         b.acquire(timeout=0.6, on_wait=waits.append)
     assert waits
     # another process is refused too
-    code = ("import sys; from pathlib import Path; from tutor.server import GpuLock, ServerError\n"
+    code = ("import sys; from pathlib import Path; from tutor.backend.endpoint import ServerError; from tutor.backend.gpu import GpuLock\n"
             f"try:\n GpuLock([0], Path({str(tmp_path)!r})).acquire(timeout=0.3)\nexcept ServerError: sys.exit(3)\n")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 3
     a.release()
@@ -85,7 +89,7 @@ def test_gpu_lock_is_exclusive(tmp_path):
 
 @pytest.fixture
 def fake_vllm(monkeypatch):
-    monkeypatch.setattr(srvmod, "vllm_executable", lambda: [sys.executable, str(HERE / "fake_vllm.py")])
+    monkeypatch.setattr(engines, "vllm_executable", lambda: [sys.executable, str(HERE / "fake_vllm.py")])
 
 
 def test_manager_vllm_path_with_stand_in(tmp_path, fm_tiny, fake_vllm):

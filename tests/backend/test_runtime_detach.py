@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from tutor.config import runtime_dir
-from tutor import server_detach
+from tutor.core.config import runtime_dir
+from tutor.backend import detached as server_detach
 from tutor.kernel.detach import pid_alive
 
 pytestmark = pytest.mark.timeout(300)
@@ -18,8 +18,8 @@ pytestmark = pytest.mark.timeout(300)
 KERNEL = """
 import json, os
 from tutor.runtime.remote import endpoint, complete
-from tutor.config import runtime_dir
-from tutor import server_detach
+from tutor.core.config import runtime_dir
+from tutor.backend import detached as server_detach
 ep = endpoint(auto_start=True)
 text = complete("The model", max_tokens=3)
 entry = server_detach.read(runtime_dir())

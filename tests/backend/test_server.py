@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tutor.config import load_config
-from tutor.server import ModelServer, ServerError, State
+from tutor.core.config import load_config
+from tutor.backend.supervisor import ModelServer
+from tutor.backend.endpoint import ServerError, State
 
 pytestmark = [pytest.mark.slow]
 

@@ -17,11 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from tutor import server as srvmod
-from tutor import server_detach as sd
-from tutor.config import load_config
-from tutor.kernel import detach as reg
-from tutor.server import GpuInfo, GpuLock, ModelServer, ServerError, State, current_endpoint
+from tutor.core import procs, registry
+from tutor.backend import engines
+from tutor.backend import detached as sd
+from tutor.core.config import load_config
+from tutor.backend.gpu import GpuInfo, GpuLock
+from tutor.backend.supervisor import ModelServer
+from tutor.backend.endpoint import ServerError, State, current_endpoint
 
 from ..kernel.test_detach import wait_for
 
@@ -40,10 +42,10 @@ def run_dir(tmp_path):
     yield d, pids
     e = sd.read(d)
     if e and sd.alive(e):
-        reg.kill_pid(e["pid"], grace=2)
+        procs.kill_pid(e["pid"], grace=2)
     for pid in pids:
-        if reg.pid_alive(pid):
-            reg.kill_pid(pid, grace=2)
+        if procs.pid_alive(pid):
+            procs.kill_pid(pid, grace=2)
 
 
 def _cfg(tmp_path, **env):
@@ -107,14 +109,14 @@ def test_detach_then_adopt_same_server_then_restart_on_death(run_dir, tmp_path, 
         assert isinstance(_complete(s2.endpoint), str)
     finally:
         s2.stop()
-    assert not reg.pid_alive(new) and sd.read(d) is None and not (d / "endpoint.json").exists()
+    assert not procs.pid_alive(new) and sd.read(d) is None and not (d / "endpoint.json").exists()
 
 
 CHILD = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from tutor.config import load_config
-    from tutor.server import ModelServer
+    from tutor.core.config import load_config
+    from tutor.backend.supervisor import ModelServer
     d = Path(sys.argv[1])
     cfg = load_config(d / "none.toml", env={"FM_TUTOR_ENGINE": "transformers"})
     srv = ModelServer(cfg, run_dir=d, detach_idle=600, publish_env=False, cuda_probe=list)
@@ -159,7 +161,7 @@ def test_killed_owner_server_is_adopted_and_a_mismatched_one_replaced(run_dir, t
         other.start(timeout=150)
         pids.append(other.pid)
         assert other.reattached is None and other.pid != pid
-        assert not reg.pid_alive(pid)
+        assert not procs.pid_alive(pid)
         assert sd.read(d)["pid"] == other.pid
     finally:
         other.stop()
@@ -168,7 +170,7 @@ def test_killed_owner_server_is_adopted_and_a_mismatched_one_replaced(run_dir, t
 
 @pytest.fixture
 def fake_vllm(monkeypatch):
-    monkeypatch.setattr(srvmod, "vllm_executable", lambda: [sys.executable, str(HERE / "fake_vllm.py")])
+    monkeypatch.setattr(engines, "vllm_executable", lambda: [sys.executable, str(HERE / "fake_vllm.py")])
 
 
 def _vllm_server(tmp_path, d, **kw) -> ModelServer:
@@ -197,7 +199,7 @@ def test_detached_vllm_keeps_its_gpu_lock_and_the_adopter_owns_it(run_dir, tmp_p
     # the manager is gone, the engine still holds GPU 0: no other engine may start there
     with pytest.raises(ServerError, match="GPU 0 is in use"):
         GpuLock([0], d).acquire(timeout=0.3)
-    code = ("import sys; from pathlib import Path; from tutor.server import GpuLock, ServerError\n"
+    code = ("import sys; from pathlib import Path; from tutor.backend.endpoint import ServerError; from tutor.backend.gpu import GpuLock\n"
             f"try:\n GpuLock([0], Path({str(d)!r})).acquire(timeout=0.3)\nexcept ServerError: sys.exit(3)\n")
     assert subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT)}).returncode == 3
 
@@ -212,7 +214,7 @@ def test_detached_vllm_keeps_its_gpu_lock_and_the_adopter_owns_it(run_dir, tmp_p
             GpuLock([0], d).acquire(timeout=0.3)
     finally:
         s2.stop()
-    assert not reg.pid_alive(pid)
+    assert not procs.pid_alive(pid)
     lock = GpuLock([0], d)  # the engine is gone: so is its lock
     lock.acquire(timeout=2)
     lock.release()
@@ -230,7 +232,7 @@ def test_detach_idle_zero_stops_on_exit_and_dies_with_its_parent(run_dir, tmp_pa
         assert s.detach() is False  # so detach() stops it
     finally:
         s.stop()
-    assert not reg.pid_alive(pid) and s.state == State.STOPPED and not (d / "endpoint.json").exists()
+    assert not procs.pid_alive(pid) and s.state == State.STOPPED and not (d / "endpoint.json").exists()
 
 
 def _fm(*args, env=None):
@@ -256,17 +258,17 @@ def test_cull_and_the_kernels_command(run_dir, tmp_path, fm_tiny, fake_vllm, mon
             r = _fm("kernels", "stop", "--server", "--runtime-dir", str(kdir))
             assert r.returncode == 0, r.stderr
             assert f"stopped the model server (vllm, fm-tiny, pid {servers[-1]})" in r.stdout
-            assert not reg.pid_alive(servers[-1]) and sd.read(d) is None and not (d / "endpoint.json").exists()
+            assert not procs.pid_alive(servers[-1]) and sd.read(d) is None and not (d / "endpoint.json").exists()
 
     # an hour idle: culled by the next `fm-tutor kernels` (detach_idle 600) ...
-    with reg.locked(d, sd.REGISTRY, sd.LOCK) as (entries, save):
+    with registry.locked(d, sd.REGISTRY, sd.LOCK) as (entries, save):
         entries[sd.KEY]["detached_at"] -= 3600
         save(entries)
-    assert sd.cull(d, 7200) is None and reg.pid_alive(servers[1])  # not idle long enough for that limit
+    assert sd.cull(d, 7200) is None and procs.pid_alive(servers[1])  # not idle long enough for that limit
     r = _fm("kernels", "--runtime-dir", str(kdir), env={"FM_TUTOR_DETACH_IDLE": "600"})
     assert r.returncode == 0, r.stderr
     assert f"stopped the model server (vllm, fm-tiny, pid {servers[1]}): idle" in r.stdout
-    assert not reg.pid_alive(servers[1]) and sd.read(d) is None
+    assert not procs.pid_alive(servers[1]) and sd.read(d) is None
     assert _fm("kernels", "--runtime-dir", str(kdir)).stdout.strip() == "no detached kernels"
 
 
@@ -274,7 +276,7 @@ def test_cull_and_the_kernels_command(run_dir, tmp_path, fm_tiny, fake_vllm, mon
 def test_a_dead_entry_is_removed_cleanly(run_dir, tmp_path, fm_tiny, fake_vllm):
     d, pids = run_dir
     pid = _detached_vllm(tmp_path, d, pids)
-    reg.kill_pid(pid)  # the detached server died on its own
+    procs.kill_pid(pid)  # the detached server died on its own
     s2 = _vllm_server(tmp_path, d)
     try:
         s2.start(timeout=40)
@@ -291,12 +293,12 @@ def test_a_dead_entry_is_removed_cleanly(run_dir, tmp_path, fm_tiny, fake_vllm):
 def test_a_second_running_manager_does_not_take_the_first_ones_server(run_dir, tmp_path, fm_tiny):
     d, pids = run_dir
     code = ("import sys, time; sys.path.insert(0, sys.argv[2])\n"
-            "from tutor import server_detach as sd\n"
+            "from tutor.backend import detached as sd\n"
             "print(sd.take(sys.argv[1], lambda e: True, 600)[0], flush=True)\n")
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
     pids.append(sleeper.pid)
     try:
-        entry = {"pid": sleeper.pid, "proc_start": reg.proc_start(sleeper.pid), "owner": os.getpid(),
+        entry = {"pid": sleeper.pid, "proc_start": procs.proc_start(sleeper.pid), "owner": os.getpid(),
                  "detached_at": None, "started_at": time.time(), "engine": "transformers", "base_url": "x"}
         assert sd.claim(d, entry)
         out = subprocess.run([sys.executable, "-c", code, str(d), str(ROOT)], capture_output=True, text=True)
@@ -316,7 +318,7 @@ def test_a_watcher_stops_the_detached_server_after_detach_idle_with_no_app_runni
     d, pids = run_dir
     pid = _detached_vllm(tmp_path, d, pids, detach_idle=1.5)
     assert sd.alive(sd.read(d))
-    assert wait_for(lambda: not reg.pid_alive(pid) and sd.read(d) is None and not (d / "endpoint.json").exists(),
+    assert wait_for(lambda: not procs.pid_alive(pid) and sd.read(d) is None and not (d / "endpoint.json").exists(),
                     30), "the detached server was not stopped (and forgotten) after detach_idle"
 
 
@@ -330,7 +332,7 @@ def test_the_watcher_leaves_an_adopted_server_alone(run_dir, tmp_path, fm_tiny, 
         s.start(timeout=40)
         assert s.pid == pid
         sd.reap(d, pid, e["detached_at"], 0.0)  # returns at once: no longer the server it watched
-        assert reg.pid_alive(pid) and sd.read(d)["owner"] == os.getpid()
+        assert procs.pid_alive(pid) and sd.read(d)["owner"] == os.getpid()
     finally:
         s.stop()
 
@@ -345,7 +347,7 @@ def test_an_unhealthy_detached_server_is_replaced(run_dir, tmp_path, fm_tiny, fa
         s.start(timeout=40)
         pids.append(s.pid)
         assert s.reattached is None and s.pid != pid
-        assert wait_for(lambda: not reg.pid_alive(pid), 10)
+        assert wait_for(lambda: not procs.pid_alive(pid), 10)
         assert sd.read(d)["pid"] == s.pid
     finally:
         s.stop()

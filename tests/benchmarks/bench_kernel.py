@@ -6,7 +6,7 @@ Run: .venv/bin/python tests/benchmarks/bench_kernel.py [--runs N]   (or `fm-tuto
 import argparse
 import sys
 
-from tutor.cli_kernel import bench_kernel
+from tutor.cli.kernel import bench_kernel
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()

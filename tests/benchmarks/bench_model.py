@@ -78,9 +78,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from openai import OpenAI
 
-    from tutor.config import load_config
+    from tutor.core.config import load_config
     from tutor.runtime import load_model
-    from tutor.server import ModelServer, ServerError
+    from tutor.backend.supervisor import ModelServer
+    from tutor.backend.endpoint import ServerError
 
     cfg = load_config()
     model, tok = load_model(args.model)

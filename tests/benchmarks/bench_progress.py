@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from progress import ProgressStore
+from tutor.progress import ProgressStore
 
 
 def pct(values: list[float], q: float) -> float:

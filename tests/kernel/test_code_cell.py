@@ -8,8 +8,8 @@ from textual.widgets import Footer
 
 from tutor.course import parse_lesson_file
 from tutor.kernel import Stream
-from widgets.code_cell import CodeCell
-from widgets.output_view import OutputView
+from tutor.widgets.code_cell import CodeCell
+from tutor.widgets.output_view import OutputView
 
 from .conftest import FIXTURES
 
@@ -146,7 +146,7 @@ async def test_output_view_shows_png_and_halfblock_fallback():
     from PIL import Image
 
     from tutor.kernel import Display
-    from widgets.output_view import halfblock_text
+    from tutor.widgets.output_view import halfblock_text
 
     im = Image.new("RGB", (40, 20), (255, 0, 0))
     raw = io.BytesIO()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tutor.core import procs
 from tutor.kernel import KernelPool, Result
 from tutor.kernel import detach as reg
 
@@ -25,7 +26,7 @@ def kill_kernels_under(d: str) -> None:
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             if d.encode() in (proc / "cmdline").read_bytes() and int(proc.name) != os.getpid():
-                reg.kill_pid(int(proc.name), grace=0.5)
+                procs.kill_pid(int(proc.name), grace=0.5)
         except (OSError, ValueError):
             pass
 
@@ -61,7 +62,7 @@ def test_detach_then_reattach_keeps_variables(base):
     assert r.status == "ok"
     pid = k1.pid
     assert p1.detach_all() == ["01"]
-    assert reg.pid_alive(pid)
+    assert procs.pid_alive(pid)
     entry = reg.read(Path(d))["01"]
     assert entry["pid"] == pid and os.path.exists(entry["connection_file"])
 
@@ -88,7 +89,7 @@ def test_detach_then_reattach_keeps_variables(base):
 
     # restart: the old process goes, a fresh managed kernel comes
     k2.restart().result(60)
-    assert wait_for(lambda: not reg.pid_alive(pid))
+    assert wait_for(lambda: not procs.pid_alive(pid))
     assert k2.reattached is False and k2.pid != pid
     r = k2.execute("x").result(30)
     assert r.status == "error" and r.error.ename == "NameError"
@@ -110,7 +111,7 @@ def test_shutdown_of_reattached_kernel_stops_it(base):
     k2 = p2.start("02")
     k2.wait_ready(30)
     assert p2.shutdown("02", delay=0).result(20) is True
-    assert wait_for(lambda: not reg.pid_alive(pid))
+    assert wait_for(lambda: not procs.pid_alive(pid))
     assert reg.read(Path(d)) == {}
 
 
@@ -123,7 +124,7 @@ def test_detach_idle_zero_is_todays_behaviour(base):
     k.wait_ready(60)
     pid = k.pid
     assert p.detach_all() == []  # cannot detach: shuts down
-    assert wait_for(lambda: not reg.pid_alive(pid))
+    assert wait_for(lambda: not procs.pid_alive(pid))
     assert reg.read(Path(d)) == {}
 
 
@@ -158,10 +159,10 @@ def test_app_hung_up_or_killed_mid_session_leaves_kernel_to_reattach(base, sig):
     finally:
         if child.poll() is None:
             child.kill()
-    assert reg.pid_alive(pid), "the kernel died with the app"
+    assert procs.pid_alive(pid), "the kernel died with the app"
     p = KernelPool(runtime_dir=d, detach_idle=600)
     pools.append(p)
-    assert wait_for(lambda: not reg.pid_alive(spare_pid))  # an orphaned spare is stopped at once
+    assert wait_for(lambda: not procs.pid_alive(spare_pid))  # an orphaned spare is stopped at once
     k = p.start("04")
     assert k.reattached
     k.wait_ready(30)
@@ -185,11 +186,11 @@ def test_cull_kills_kernels_detached_too_long(base):
         save(entries)
     p2 = KernelPool(runtime_dir=d, detach_idle=600)
     pools.append(p2)
-    assert wait_for(lambda: not reg.pid_alive(pids[0]))
-    assert reg.pid_alive(pids[1])
+    assert wait_for(lambda: not procs.pid_alive(pids[0]))
+    assert procs.pid_alive(pids[1])
     assert list(reg.read(Path(d))) == ["06"]
     assert p2.cull_detached(0) == ["06"]
-    assert not reg.pid_alive(pids[1])
+    assert not procs.pid_alive(pids[1])
     assert reg.read(Path(d)) == {}
 
 
@@ -216,9 +217,9 @@ def test_cli_lists_and_stops(base):
     r = fm("kernels", "stop", "7", "--runtime-dir", d)
     assert r.returncode == 0, r.stderr
     assert "stopped lesson 07" in r.stdout
-    assert not reg.pid_alive(pids[0]) and reg.pid_alive(pids[1])
+    assert not procs.pid_alive(pids[0]) and procs.pid_alive(pids[1])
     r = fm("kernels", "stop", "--all", "--runtime-dir", d)
     assert r.returncode == 0 and "stopped lesson 08" in r.stdout
-    assert not reg.pid_alive(pids[1])
+    assert not procs.pid_alive(pids[1])
     assert fm("kernels", "--runtime-dir", d).stdout.strip() == "no detached kernels"
     assert json.loads((Path(d) / "detached.json").read_text()) == {}

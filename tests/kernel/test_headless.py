@@ -6,9 +6,10 @@ import json
 import nbformat
 import pytest
 
-from tutor import cli_kernel
+from tutor.cli import kernel as cli_kernel
 from tutor.course import parse_lesson_file
-from tutor.headless import lesson_to_notebook, run_lessons
+from tutor.course.export import lesson_to_notebook
+from tutor.kernel.headless import run_lessons
 
 from .conftest import FIXTURES
 

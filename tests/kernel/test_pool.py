@@ -162,7 +162,7 @@ def test_grading_pass_fail_error_timeout(shared):
 
 
 def test_kernel_package_imports_no_textual_or_torch():
-    code = ("import sys, tutor.kernel, tutor.headless, tutor.cli_kernel\n"
+    code = ("import sys, tutor.kernel, tutor.kernel.headless, tutor.cli.kernel\n"
             "bad = [m for m in ('textual', 'torch', 'transformers') if m in sys.modules]\n"
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)

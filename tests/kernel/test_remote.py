@@ -269,8 +269,8 @@ def test_run_cells_unreachable_host_says_so(sshd, monkeypatch, capsys, fixture_c
 
 
 async def test_reader_runs_a_cell_on_the_kernel_host(sshd, monkeypatch, fixture_course, tmp_path):
-    from progress import ProgressStore
-    from tutor.app import TutorApp
+    from tutor.progress import ProgressStore
+    from tutor.ui.app import TutorApp
     from tutor.course import load_course
     from tutor.kernel.remote import RemoteKernel
 
@@ -288,8 +288,8 @@ async def test_reader_runs_a_cell_on_the_kernel_host(sshd, monkeypatch, fixture_
 
 
 async def test_reader_shows_an_unreachable_host_and_keeps_running(sshd, monkeypatch, fixture_course, tmp_path):
-    from progress import ProgressStore
-    from tutor.app import TutorApp
+    from tutor.progress import ProgressStore
+    from tutor.ui.app import TutorApp
     from tutor.course import load_course
 
     _cli_env(monkeypatch, sshd, port=_free_port())
@@ -326,7 +326,7 @@ def test_agent_command_quotes_the_lesson_and_host_options_are_refused(tmp_path):
     assert "BatchMode=yes" in argv and "ControlMaster=yes" in argv
     with pytest.raises(ValueError):
         RemoteHost("-oProxyCommand=touch /tmp/pwned")
-    from tutor.config import ConfigError, load_config
+    from tutor.core.config import ConfigError, load_config
 
     with pytest.raises(ConfigError, match="FM_TUTOR_KERNEL_HOST"):
         load_config(path=tmp_path / "none.toml", env={"FM_TUTOR_KERNEL_HOST": "-oProxyCommand=x"})

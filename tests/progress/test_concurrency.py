@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from progress import ProgressStore
+from tutor.progress import ProgressStore
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,7 +74,7 @@ ZYGOTE = r"""
 import os, sys
 sys.path.insert(0, sys.argv[1])
 from pathlib import Path
-from progress import ProgressStore
+from tutor.progress import ProgressStore
 db = Path(sys.argv[2])
 
 def out(text):
@@ -238,7 +238,7 @@ def test_writes_do_not_block_and_retry_past_a_held_lock(tmp_path):
 
 @pytest.mark.timeout(60)
 def test_write_that_never_gets_the_lock_is_reported(tmp_path, monkeypatch):
-    from progress import store as store_mod
+    from tutor.progress import durable as store_mod
 
     path = tmp_path / "progress.db"
     store = ProgressStore(path)

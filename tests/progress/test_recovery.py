@@ -8,8 +8,8 @@ import sqlite3
 import pytest
 import sqlite_utils
 
-from progress import SCHEMA_VERSION, ProgressStore, schema
-from progress import store as store_mod
+from tutor.progress import SCHEMA_VERSION, ProgressStore, schema
+from tutor.progress import durable as store_mod
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from progress import ProgressStore
+from tutor.progress import ProgressStore
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from progress import SCHEMA_VERSION, LessonState, ProgressStore, StoreStatus, default_db_path
+from tutor.progress import SCHEMA_VERSION, LessonState, ProgressStore, StoreStatus, default_db_path
 
 pytestmark = pytest.mark.timeout(60)
 

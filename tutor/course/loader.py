@@ -10,10 +10,12 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from .model import Branch, Course, LearningPath, LessonEntry, Phase, Problem, Section
+from tutor.core.errors import TutorError
+from tutor.course.lessons import read_lesson
+from tutor.course.model import Branch, Course, LearningPath, LessonEntry, Phase, Problem, Section
 
 
-class CourseError(Exception):
+class CourseError(TutorError):
     """The course index cannot be used at all (missing or unparsable course.toml)."""
 
     def __init__(self, problems: list[Problem]):
@@ -23,9 +25,9 @@ class CourseError(Exception):
 
 def default_content_dir() -> Path:
     """The course shipped with the package (the top-level ``content`` directory)."""
-    import content  # the package's data directory
+    import tutor.content  # the package's data directory
 
-    return Path(content.__file__).resolve().parent
+    return Path(tutor.content.__file__).resolve().parent
 
 
 def load_course(root: Path | None = None) -> Course:
@@ -141,6 +143,7 @@ def load_course_checked(root: Path | None = None) -> tuple[Course | None, list[P
         paths=paths,
         roadmap=roadmap,
         data=data,
+        reader=read_lesson,
     )
     return course, problems
 

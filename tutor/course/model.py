@@ -5,6 +5,7 @@ produced by the one parser in :mod:`tutor.course.parser`. No Textual here.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
@@ -137,6 +138,12 @@ class Lesson:
     steps: list[Step]
     front_matter: dict[str, Any]
     source: str
+    problems: list[Problem] = field(default_factory=list)  # what `fm-tutor check` reports for this file
+
+    @property
+    def errors(self) -> list[Problem]:
+        """The problems that make the lesson unusable: it is shown as a list of them, and never run or exported."""
+        return [p for p in self.problems if p.severity == "error"]
 
     @property
     def cells(self) -> list[Cell]:
@@ -226,6 +233,7 @@ class Course:
     paths: list[LearningPath]
     roadmap: list[Phase]
     data: dict[str, Any]  # the whole course.toml (prerequisites, relationships, environment, papers, ...)
+    reader: Callable[[Course, str], Lesson | None] | None = field(default=None, repr=False)
     _lessons: dict[str, Lesson | None] = field(default_factory=dict, repr=False)
 
     @property
@@ -242,14 +250,13 @@ class Course:
         return [i for i in self.entries if self.is_written(i)]
 
     def lesson(self, lesson_id: str) -> Lesson | None:
-        """Parse (once) and return a written lesson; None if it is not written yet."""
+        """Read (once) and return a written lesson, with its problems (``Lesson.errors``); None if it is not written
+        yet. Reading is the loader's job (:func:`tutor.course.lessons.read_lesson`, handed in as ``reader``)."""
         if lesson_id not in self._lessons:
-            from .parser import parse_lesson_file
-
-            if not self.is_written(lesson_id):
+            if not self.is_written(lesson_id) or self.reader is None:
                 self._lessons[lesson_id] = None
             else:
-                self._lessons[lesson_id], _ = parse_lesson_file(self.lesson_path(lesson_id))
+                self._lessons[lesson_id] = self.reader(self, lesson_id)
         return self._lessons[lesson_id]
 
     def path(self, path_id: str) -> LearningPath | None:

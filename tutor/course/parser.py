@@ -6,6 +6,7 @@ still returned whenever its front matter could be read, so the reader can show w
 from __future__ import annotations
 
 import json
+import logging
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -14,7 +15,8 @@ from typing import Any
 import yaml
 from markdown_it import MarkdownIt
 
-from .model import (
+from tutor.core.errors import TutorError
+from tutor.course.model import (
     CELL_TAGS,
     DEFAULT_TIMEOUT,
     QUIZ_TYPES,
@@ -26,6 +28,8 @@ from .model import (
     Quiz,
     Step,
 )
+
+log = logging.getLogger(__name__)
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 FRONT_KEYS = {"id", "title", "section", "difficulty", "minutes", "objectives", "prerequisites", "gpu"}
@@ -52,7 +56,7 @@ def slugify(text: str) -> str:
     return s or "step"
 
 
-class MetaError(ValueError):
+class MetaError(TutorError, ValueError):
     pass
 
 
@@ -169,6 +173,7 @@ def parse_lesson(text: str, path: Path | str = "<lesson>") -> tuple[Lesson | Non
             source=text,
         )
     except Exception as e:  # pragma: no cover - defensive: the checks above should make this unreachable
+        log.debug("parse_lesson: pragma: no cover - defensive: the checks above should make this unreachable", exc_info=True)
         err(1, f"cannot build lesson: {e}")
         return None, problems
     _check_lesson(lesson, err)
@@ -228,6 +233,7 @@ def _parse_body(body: str, offset: int, err) -> list[Step]:
     try:
         tokens = _md().parse(body)
     except Exception as e:  # markdown-it is robust, but never let a lesson crash the app
+        log.debug("_parse_body: markdown-it is robust, but never let a lesson crash the app", exc_info=True)
         err(offset + 1, f"markdown could not be parsed: {e}")
         return [Step("introduction", "Introduction", offset + 1, [Prose(body, offset + 1)])]
 

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .loader import load_course_checked
-from .model import Course, Lesson, Problem
-from .parser import parse_lesson_file
+from tutor.course.loader import load_course_checked
+from tutor.course.model import Course, Lesson, Problem
 
 
 def validate_course(root: Path | None = None) -> tuple[Course | None, list[Problem]]:
@@ -14,31 +13,14 @@ def validate_course(root: Path | None = None) -> tuple[Course | None, list[Probl
         return None, problems
     lessons: dict[str, Lesson] = {}
     missing = []
-    for lid, entry in course.entries.items():
-        path = course.lesson_path(lid)
-        if not path.is_file():
+    for lid in course.entries:
+        if not course.is_written(lid):
             missing.append(lid)
             continue
-        lesson, probs = parse_lesson_file(path)
-        problems.extend(probs)
-        if lesson is None:
-            continue
-        lessons[lid] = lesson
-        course._lessons[lid] = lesson
-        f = str(path)
-        if lesson.id != lid:
-            problems.append(Problem(f, 2, f"front matter id {lesson.id!r} does not match course.toml's {lid!r} for {entry.file}"))
-        if lesson.section and lesson.section != entry.section:
-            problems.append(Problem(f, 2, f"front matter section {lesson.section} but course.toml puts lesson {lid} in section {entry.section}"))
-        if lesson.difficulty and lesson.difficulty != entry.difficulty:
-            problems.append(Problem(f, 2, f"front matter difficulty {lesson.difficulty} but course.toml says {entry.difficulty}"))
-        for pre in lesson.prerequisites:
-            if pre.isdigit() and pre not in course.entries:
-                problems.append(Problem(f, 2, f"prerequisite {pre!r} is not a lesson of this course"))
-            if pre == lid:
-                problems.append(Problem(f, 2, "a lesson cannot be its own prerequisite"))
-        if not any(s.quizzes for s in lesson.steps):
-            problems.append(Problem(f, 1, "lesson has no quiz questions", "warning"))
+        lesson = course.lesson(lid)
+        problems.extend(lesson.problems)
+        if lesson.steps or not lesson.errors:
+            lessons[lid] = lesson
 
     # lesson files in lessons/ that course.toml does not list
     listed = {e.file for e in course.entries.values()}

@@ -58,13 +58,24 @@ machine, started there by ``fm-tutor kernel-agent`` (:mod:`tutor.kernel.agent`) 
 over the same connection; the API above is unchanged (``k.remote_pid``, ``k.remote_info`` say where it runs).
 Such a pool never detaches its kernels.
 """
-from .events import ClearOutput, Display, Error, Event, ExecResult, Result, Stream, describe_exit, strip_ansi
-from .grading import Grade, arun_exercise, run_exercise
-from .outputs import OutputBuffer, RichSegment, TextSegment
-from .pool import Kernel, KernelPool, default_runtime_dir
+from __future__ import annotations
 
-__all__ = [
-    "ClearOutput", "Display", "Error", "Event", "ExecResult", "Grade", "Kernel", "KernelPool", "OutputBuffer",
-    "Result", "RichSegment", "Stream", "TextSegment", "arun_exercise", "default_runtime_dir", "describe_exit",
-    "run_exercise", "strip_ansi",
-]
+import importlib
+
+# Names resolve lazily (PEP 562): importing tutor.kernel.outputs (the widgets do, for OutputBuffer) must not load
+# the pool and jupyter_client.
+_EXPORTS = {
+    "ClearOutput": "events", "Display": "events", "Error": "events", "Event": "events", "ExecResult": "events",
+    "Result": "events", "Stream": "events", "describe_exit": "events", "strip_ansi": "events",
+    "Grade": "grading", "arun_exercise": "grading", "run_exercise": "grading",
+    "OutputBuffer": "outputs", "RichSegment": "outputs", "TextSegment": "outputs",
+    "Kernel": "kernel", "KernelContext": "kernel", "KernelPool": "pool", "default_runtime_dir": "spec",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    mod = _EXPORTS.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'tutor.kernel' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"tutor.kernel.{mod}"), name)

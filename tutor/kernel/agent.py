@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import shutil
 import signal
@@ -27,6 +28,11 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+
+from tutor.core.internals import kernel_process
+from tutor.core.config import ENV_KERNEL_AGENT
+
+log = logging.getLogger(__name__)
 
 POLL = 0.5  # seconds between liveness checks of the kernel
 
@@ -60,9 +66,9 @@ class _Agent:
         from jupyter_client import AsyncKernelManager
         from jupyter_client.kernelspec import KernelSpecManager
 
-        from .pool import KERNEL_NAME, _private_dir, default_runtime_dir, kernel_env, write_kernelspec
+        from tutor.kernel.pool import KERNEL_NAME, default_runtime_dir, kernel_env, private_dir, write_kernelspec
 
-        self.workdir = _private_dir(default_runtime_dir() / f"agent-{os.getpid()}")
+        self.workdir = private_dir(default_runtime_dir() / f"agent-{os.getpid()}")
         km = AsyncKernelManager(kernel_name=KERNEL_NAME,
                                 kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(write_kernelspec(self.workdir))]))
         km.connection_file = str(self.workdir / "kernel.json")
@@ -72,7 +78,7 @@ class _Agent:
         self.km = km
         self.log_path = self.workdir / "kernel.log"
         log = open(self.log_path, "ab", buffering=0)
-        env = kernel_env(self.lesson, {"FM_TUTOR_KERNEL_AGENT": str(os.getpid())})
+        env = kernel_env(self.lesson, {ENV_KERNEL_AGENT: str(os.getpid())})
         await km.start_kernel(env=env, cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         os.chmod(km.connection_file, 0o600)
         await self.wait_ready()
@@ -91,7 +97,7 @@ class _Agent:
                    "cwd": self.cwd})
 
     def pid(self) -> int | None:
-        return getattr(getattr(self.km.provisioner, "process", None), "pid", None)
+        return getattr(kernel_process(self.km), "pid", None)
 
     async def watch(self) -> None:
         while True:
@@ -99,7 +105,7 @@ class _Agent:
             if self.restarting or self.died_reported:
                 continue
             if not await self.km.is_alive():
-                proc = getattr(self.km.provisioner, "process", None)
+                proc = kernel_process(self.km)
                 self.died_reported = True
                 self.send({"event": "died", "exit_code": proc.poll() if proc is not None else None})
 
@@ -138,11 +144,12 @@ class _Agent:
                     try:
                         await self.km.interrupt_kernel()
                     except Exception:
-                        pass
+                        log.debug("serve: caught and carried on", exc_info=True)
                 elif cmd == "restart":
                     try:
                         await self.restart()
                     except Exception as e:  # noqa: BLE001 - reported, the tutor shows it
+                        log.debug("serve: reported, the tutor shows it", exc_info=True)
                         self.send({"error": f"the kernel could not restart: {type(e).__name__}: {e}",
                                    "log": self.log_tail()})
                 elif cmd == "shutdown":
@@ -155,11 +162,11 @@ class _Agent:
             try:
                 await asyncio.wait_for(self.km.shutdown_kernel(now=True), 10)
             except Exception:
-                pass
+                log.debug("shutdown: caught and carried on", exc_info=True)
             try:
                 await self.km.cleanup_resources()
             except Exception:
-                pass
+                log.debug("shutdown: caught and carried on", exc_info=True)
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -168,6 +175,7 @@ async def _amain(agent: _Agent) -> int:
     try:
         await agent.start()
     except Exception as e:  # noqa: BLE001 - every start failure goes back to the tutor as a message
+        log.debug("_amain: every start failure goes back to the tutor as a message", exc_info=True)
         agent.send({"error": f"{type(e).__name__}: {e}", "log": agent.log_tail()})
         await agent.shutdown()
         return 1

@@ -15,7 +15,7 @@ async def _raw_roundtrips(n: int, warm: int = 5, pool_kernel=None, pool_times: l
     from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpecManager
 
-    from .pool import KERNEL_NAME, write_kernelspec
+    from tutor.kernel.pool import KERNEL_NAME, write_kernelspec
 
     d = Path(tempfile.mkdtemp(prefix="fm-raw-"))
     t_start = time.perf_counter()
@@ -59,8 +59,8 @@ async def _raw_roundtrips(n: int, warm: int = 5, pool_kernel=None, pool_times: l
 def bench_pool(runs: int = 5) -> dict:
     import psutil
 
-    from .outputs import OutputBuffer
-    from .pool import KernelPool
+    from tutor.kernel.outputs import OutputBuffer
+    from tutor.kernel.pool import KernelPool
 
     n = max(20, runs * 10)
     figs: dict = {}

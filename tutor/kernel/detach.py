@@ -21,124 +21,28 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import time
 from pathlib import Path
+
+from tutor.core import registry as _registry
+from tutor.core.procs import kill_pid, pid_alive
+from tutor.core.registry import owned
 
 REGISTRY = "detached.json"
 LOCK = "detached.lock"
 
 
+def locked(base: Path):
+    """Hold the kernel registry's lock: yields (entries, save) (:func:`tutor.core.registry.locked`)."""
+    return _registry.locked(base, REGISTRY, LOCK)
+
+
+def read(base: Path) -> dict:
+    return _registry.read(base, REGISTRY)
+
+
 def code_hash(code: str) -> str:
     return hashlib.sha1(code.encode("utf-8")).hexdigest()
-
-
-@contextlib.contextmanager
-def locked(base: Path, registry: str = REGISTRY, lock: str = LOCK):
-    """Hold the registry lock; yields (entries, save) where save(entries) writes the registry atomically.
-    ``registry``/``lock`` name another registry in ``base`` (the model server's: tutor.server_detach)."""
-    import fcntl
-
-    base = Path(base)
-    base.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(base / lock, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-
-        def save(entries: dict) -> None:
-            tmp = base / f".{registry}.{os.getpid()}"
-            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as f:
-                json.dump(entries, f, indent=1)
-            os.replace(tmp, base / registry)
-
-        yield read(base, registry), save
-    finally:
-        os.close(fd)  # releases the flock
-
-
-def read(base: Path, registry: str = REGISTRY) -> dict:
-    try:
-        data = json.loads((Path(base) / registry).read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def proc_start(pid: int | None) -> str | None:
-    """The start time of ``pid`` in clock ticks since boot (/proc/PID/stat field 22): with the pid, it names one
-    process for good (a pid can be reused, a pid and start time cannot). None where /proc does not tell."""
-    if not pid:
-        return None
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat[stat.rindex(")") + 2:].split()[19]  # fields after "(comm)": state is field 3
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def pid_alive(pid: int | None, connection_file: str | None = None, start: str | None = None) -> bool:
-    """True if ``pid`` runs (not a zombie) and, where /proc tells, is the kernel of ``connection_file`` (its command
-    line names it) and the process that started at ``start`` (:func:`proc_start`)."""
-    if not pid:
-        return False
-    try:  # our own child (a kernel detached and reattached in one process): reap it if it has exited
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    except (ChildProcessError, OSError):
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return False  # someone else's process: the pid was reused
-    proc = Path(f"/proc/{pid}")
-    if proc.exists():
-        try:
-            if "State:\tZ" in (proc / "status").read_text():
-                return False
-            if connection_file and connection_file.encode() not in (proc / "cmdline").read_bytes():
-                return False
-            if start and proc_start(pid) not in (start, None):
-                return False
-        except OSError:
-            pass
-    return True
-
-
-def kill_pid(pid: int, grace: float = 2.0) -> None:
-    """SIGTERM the process group of ``pid`` when it leads one (a kernel or a model server: their own session),
-    else the process, then SIGKILL after ``grace`` seconds."""
-    def send(sig):
-        try:
-            if os.getpgid(pid) == pid:
-                os.killpg(pid, sig)
-            else:
-                os.kill(pid, sig)
-        except OSError:
-            pass
-
-    send(signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not pid_alive(pid):
-            return
-        time.sleep(0.05)
-    send(signal.SIGKILL)
-    deadline = time.monotonic() + 2.0
-    while time.monotonic() < deadline and pid_alive(pid):
-        time.sleep(0.05)
-
-
-def interrupt_pid(pid: int) -> None:
-    """What jupyter_client does for interrupt_mode "signal": SIGINT to the kernel's process group."""
-    try:
-        if os.getpgid(pid) == pid:
-            os.killpg(pid, signal.SIGINT)
-        else:
-            os.kill(pid, signal.SIGINT)
-    except OSError:
-        pass
 
 
 def cleanup_files(entry: dict) -> None:
@@ -177,12 +81,6 @@ def sweep_pool_dir(d: Path) -> None:
     if any(d.glob("kernel-*.json")):
         return
     shutil.rmtree(d, ignore_errors=True)
-
-
-def owned(entry: dict) -> bool:
-    """True if a running pool (its owner process) holds this kernel."""
-    owner = entry.get("owner")
-    return bool(owner) and pid_alive(int(owner))
 
 
 def claim(base: Path, key: str, entry: dict) -> bool:

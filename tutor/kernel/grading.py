@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .events import Error, Event, ExecResult, strip_ansi
-from .pool import Kernel
+from tutor.kernel.events import Error, Event, ExecResult, strip_ansi
+from tutor.kernel.kernel import Kernel
 
 GRADES = ("passed", "failed", "error", "timeout", "died")
 
@@ -44,7 +44,8 @@ class Grade:
         return r.error.text if r is not None and r.error is not None else ""
 
 
-def _from_result(r: ExecResult, in_check: bool) -> Grade | None:
+def grade_result(r: ExecResult, in_check: bool) -> Grade | None:
+    """The grade an unsuccessful run gives (None when it ran cleanly): ``in_check`` says whether it was the check."""
     if r.status == "ok":
         return None
     if r.status in ("timeout", "died"):
@@ -61,29 +62,22 @@ def _from_result(r: ExecResult, in_check: bool) -> Grade | None:
 
 async def _grade(kernel: Kernel, learner_code: str, check_code: str, timeout: float | None,
                  on_event: Callable[[Event], None] | None, setup: Sequence[Any] | None) -> Grade:
-    from .pool import _seq_items
-
-    async with kernel._locked():
+    async with kernel.locked():
         gen = kernel.generation
-        for scode, stimeout in _seq_items(setup):
-            if scode in kernel._setup_done:
-                continue
-            r = await kernel._run(scode, stimeout, None, store_history=False)
-            if r.status != "ok":
-                g = _from_result(r, in_check=False) or Grade("error", r.message)
-                g.message = f"a setup cell failed: {g.message}"
-                g.learner = r
-                return g
-            kernel._setup_done.add(scode)
-        learner = await kernel._run(learner_code, timeout, on_event, store_history=True)
-        g = _from_result(learner, in_check=False)
+        failed = await kernel.run_setup(setup)
+        if failed is not None:
+            g = grade_result(failed, in_check=False) or Grade("error", failed.message)
+            g.learner = failed
+            return g
+        learner = await kernel.run(learner_code, timeout, on_event, store_history=True)
+        g = grade_result(learner, in_check=False)
         if g is not None:
             g.learner = learner
             return g
         if gen != kernel.generation:
             return Grade("error", "the kernel was restarted", learner=learner)
-        check = await kernel._run(check_code, timeout, None, store_history=False)
-        g = _from_result(check, in_check=True)
+        check = await kernel.run(check_code, timeout, None, store_history=False)
+        g = grade_result(check, in_check=True)
         if g is not None:
             g.learner, g.check = learner, check
             return g
@@ -98,7 +92,7 @@ def run_exercise(kernel: Kernel, learner_code: str, check_code: str, timeout: fl
 
     ``on_event`` receives the learner's outputs only (the check's output goes into ``Grade.message``).
     """
-    return kernel.pool.submit(_grade(kernel, learner_code, check_code, timeout, on_event, setup))
+    return kernel.ctx.submit(_grade(kernel, learner_code, check_code, timeout, on_event, setup))
 
 
 async def arun_exercise(*args, **kwargs) -> Grade:

@@ -18,6 +18,7 @@ the view reads on the UI thread). Sizes are counted in characters.
 from __future__ import annotations
 
 import base64
+import logging
 import re
 import threading
 import time
@@ -25,7 +26,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from .events import ClearOutput, Display, Error, Event, Result, Stream
+from tutor.kernel.events import ClearOutput, Display, Error, Event, Result, Stream
+
+log = logging.getLogger(__name__)
 
 MAX_LINES = 500
 MAX_BYTES = 200_000
@@ -321,6 +324,7 @@ class OutputBuffer:
                 try:
                     blob = base64.b64decode(raw) if isinstance(raw, str) else bytes(raw)
                 except Exception:
+                    log.debug("_add_bundle: caught and carried on", exc_info=True)
                     break
                 self._add_rich(RichSegment("image", blob, mime, dict(event.metadata or {}), plain))
                 return

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import re
 import shlex
@@ -36,14 +37,18 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import check_host
-from .events import died_message
-from .pool import Kernel
+from tutor.core.config import check_host
+from tutor.core.errors import TutorError
+from tutor.kernel.events import died_message
+from tutor.kernel.kernel import Kernel, KernelContext
+from tutor.core.config import ENV_KERNEL
+
+log = logging.getLogger(__name__)
 
 CHANNELS = ("shell", "iopub", "control")  # what the pool's client uses (no stdin, no heartbeat)
 
 
-class RemoteError(RuntimeError):
+class RemoteError(TutorError, RuntimeError):
     """A remote kernel could not be started or reached; the message says why in words."""
 
 
@@ -64,7 +69,7 @@ class RemoteHost:
 
     @classmethod
     def from_config(cls, cfg) -> RemoteHost | None:
-        """The remote host of a :class:`tutor.config.Config` (kernel.host, kernel.remote_command,
+        """The remote host of a :class:`tutor.core.config.Config` (kernel.host, kernel.remote_command,
         kernel.ssh_port, kernel.ssh_identity, kernel.ssh_options); None when kernels run locally."""
         k = cfg.kernel
         if not k.host.strip():
@@ -140,9 +145,9 @@ def _control_path(runtime_dir: Path) -> str:
 class RemoteKernel(Kernel):
     """A lesson kernel on :attr:`KernelPool.remote`, reached over SSH (see the module docstring)."""
 
-    def __init__(self, pool, name: str, cwd: str | None):
-        super().__init__(pool, name, cwd)
-        self.remote: RemoteHost = pool.remote
+    def __init__(self, ctx: KernelContext, name: str, cwd: str | None):
+        super().__init__(ctx, name, cwd)
+        self.remote: RemoteHost = ctx.remote
         self.remote_pid: int | None = None  # the kernel's pid on the remote machine
         self.remote_info: dict = {}  # host name, agent pid, cwd as the agent reported them
         self._proc: asyncio.subprocess.Process | None = None
@@ -165,20 +170,21 @@ class RemoteKernel(Kernel):
         try:
             await self._launch()
         except Exception as e:  # noqa: BLE001 - ssh itself could not be run
+            log.debug("_start: ssh itself could not be run", exc_info=True)
             await self._start_failed(str(e) if isinstance(e, RemoteError) else f"cannot run {self.remote.ssh}: {e}")
             return
         await self._bring_up()
 
     async def _launch(self) -> None:
-        pool = self.pool
-        self.log_path = pool.runtime_dir / f"kernel-{self.name}.log"
+        ctx = self.ctx
+        self.log_path = ctx.runtime_dir / f"kernel-{self.name}.log"
         if self._log_file is None:
             self._log_file = open(self.log_path, "ab", buffering=0)
         self._log_offset = self._log_file.tell()
-        self._control = _control_path(pool.runtime_dir)
+        self._control = _control_path(ctx.runtime_dir)
         self._remote_dead, self._remote_exit, self._lost = False, None, None
         self._forwards = {}
-        argv = self.remote.agent_argv(self._control, self.name, pool.start_timeout)
+        argv = self.remote.agent_argv(self._control, self.name, ctx.start_timeout)
         # its own session: the terminal's signals (ctrl+c in run-cells, SIGHUP) do not cut the connection by surprise
         self._proc = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=self._log_file,
@@ -189,8 +195,9 @@ class RemoteKernel(Kernel):
     async def _bring_up(self) -> None:
         """Wait for the agent's "ready", connect a client through forwarded ports; or fail with a reason."""
         try:
-            await self._connect(await self._next_msg(self.pool.start_timeout + self.remote.connect_timeout))
+            await self._connect(await self._next_msg(self.ctx.start_timeout + self.remote.connect_timeout))
         except Exception as e:  # noqa: BLE001 - every failure becomes a dead kernel with a reason
+            log.debug("_bring_up: every failure becomes a dead kernel with a reason", exc_info=True)
             await self._stop_agent(now=True)
             await self._start_failed(str(e) if isinstance(e, RemoteError) else f"{type(e).__name__}: {e}")
             return
@@ -261,12 +268,12 @@ class RemoteKernel(Kernel):
         kc.allow_stdin = False
         kc.start_channels(stdin=False, hb=False, control=True)
         self._kc = kc
-        await kc.wait_for_ready(timeout=self.pool.start_timeout)
+        await kc.wait_for_ready(timeout=self.ctx.start_timeout)
         self._tasks = [asyncio.ensure_future(self._read_iopub(kc)), asyncio.ensure_future(self._read_shell(kc))]
 
     async def _forward(self, ports: dict[str, int]) -> dict[str, tuple[int, int]]:
         """Forward the remote ports to free local ones over the agent's connection (a taken port: try again)."""
-        from ..server import free_port
+        from tutor.core.procs import free_port
 
         err = b""
         for _ in range(3):
@@ -335,7 +342,7 @@ class RemoteKernel(Kernel):
             try:
                 kc.stop_channels()
             except Exception:
-                pass
+                log.debug("_drop_client: caught and carried on", exc_info=True)
 
     async def _teardown(self, now: bool = True) -> None:
         self._drop_client()
@@ -352,7 +359,7 @@ class RemoteKernel(Kernel):
             try:
                 proc.stdin.close()
             except Exception:
-                pass
+                log.debug("_stop_agent: caught and carried on", exc_info=True)
             try:
                 await asyncio.wait_for(proc.wait(), 3.0 if now else 10.0)
             except asyncio.TimeoutError:
@@ -375,4 +382,4 @@ class RemoteKernel(Kernel):
                 pass
 
     def _adopt_code(self) -> str:  # a warm spare becomes the lesson's: the local cwd means nothing there
-        return f"import os as _o; _o.environ['FM_TUTOR_KERNEL'] = {self.name!r}; del _o"
+        return f"import os as _o; _o.environ[{ENV_KERNEL!r}] = {self.name!r}; del _o"

@@ -1,5 +1,5 @@
 """Built-in model files (no code that imports torch here): `tutor/models/fm-tiny/` is built by
-`fm-tutor model build` (tutor/modelbuild.py) from the course's own text."""
+`fm-tutor model build` (tutor/backend/modelbuild.py) from the course's own text."""
 from __future__ import annotations
 
 import json

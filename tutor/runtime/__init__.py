@@ -6,13 +6,13 @@
     model, tok = load_model()            # fm-tiny (or the configured model), cuda->bfloat16, cpu->float32
 
 Cells behave the same whichever engine (vLLM or transformers serve) is serving. This package runs inside the
-Jupyter kernel; it is the only part of fm-tutor (besides tutor/modelbuild.py) that imports torch/transformers.
+Jupyter kernel; it is the only part of fm-tutor (besides tutor/backend/modelbuild.py) that imports torch/transformers.
 Heavy imports happen inside the functions, so `import tutor.runtime` is cheap.
 """
 from __future__ import annotations
 
-from .local import device_info, generate, load_adapter, load_model, resolve_device
-from .remote import ask, chat, client, complete, endpoint, print_stream, served_model
+from tutor.runtime.local import device_info, generate, load_adapter, load_model, resolve_device
+from tutor.runtime.remote import ask, chat, client, complete, endpoint, print_stream, served_model
 
 __all__ = [
     "ask", "chat", "client", "complete", "device_info", "endpoint", "generate", "load_adapter", "load_model",

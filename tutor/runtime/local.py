@@ -37,7 +37,7 @@ def load_model(name: str | None = None, device: str | None = None, dtype: Any = 
     `dtype` (cuda -> bfloat16, cpu -> float32). `name`: built-in name, local dir, or a hub id in the local cache."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tutor.config import load_config, resolve_model
+    from tutor.core.config import load_config, resolve_model
 
     resolved = resolve_model(name or load_config().model)
     dev = resolve_device(device)

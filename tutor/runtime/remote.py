@@ -1,11 +1,14 @@
 """The OpenAI client pointed at the local model server, and the completion/chat helpers cells use."""
 from __future__ import annotations
 
-import os
+import logging
 import sys
 import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
+from tutor.core.config import ENV_AUTOSTART, env_flag
+
+log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _server = None  # a ModelServer this kernel started itself (auto-start), stopped at exit
@@ -19,13 +22,14 @@ NO_SERVER = (
 
 
 def _auto_start_default() -> bool:
-    return os.environ.get("FM_TUTOR_AUTOSTART", "1").strip().lower() not in ("0", "false", "no", "off")
+    return env_flag(ENV_AUTOSTART, True)
 
 
 def endpoint(auto_start: bool | None = None):
     """The running server's Endpoint (env vars, then the endpoint file); optionally start one in this process."""
     global _server
-    from tutor.server import ModelServer, ServerError, current_endpoint
+    from tutor.backend.endpoint import ServerError, current_endpoint
+    from tutor.backend.supervisor import ModelServer
 
     with _lock:
         if _server is not None and _server.endpoint is not None and _server.state.value == "ready":
@@ -42,7 +46,7 @@ def endpoint(auto_start: bool | None = None):
         else:
             print("fm-tutor: starting the local model server (first use; this takes a few seconds)...",
                   file=sys.stderr, flush=True)
-        from tutor.config import load_config
+        from tutor.core.config import load_config
 
         cfg = load_config()
         # kernel.detach_idle > 0: when this kernel exits, the server it started is detached, not stopped, so the
@@ -63,11 +67,12 @@ def endpoint(auto_start: bool | None = None):
 
 def _detached(ep) -> bool:
     try:
-        from tutor.config import runtime_dir
-        from tutor.server_detach import detached_server
+        from tutor.backend.detached import detached_server
+        from tutor.core.config import runtime_dir
 
         return detached_server(runtime_dir(), ep.pid)
     except Exception:  # no registry to read: use the endpoint as it is
+        log.debug("_detached: no registry to read: use the endpoint as it is", exc_info=True)
         return False
 
 
@@ -76,7 +81,7 @@ def _release_server() -> None:
         try:
             _server.detach()  # stops it instead when it cannot be detached (not ready, another app's, ...)
         except Exception:
-            pass
+            log.debug("_release_server: caught and carried on", exc_info=True)
 
 
 def client(auto_start: bool | None = None):

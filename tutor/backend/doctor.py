@@ -1,0 +1,326 @@
+"""`fm-tutor doctor`: is this machine ready for the course? (TUI side: no torch/transformers imports here.)
+
+Versions come from importlib.metadata; CUDA facts from nvidia-smi (or, failing that, a subprocess probe with the
+venv's python); whether fm-tiny loads and generates is checked in a subprocess too. `diagnose()` returns a
+structured `Report` for the TUI; `main()` prints it and returns 0 when all is well for CPU use, 1 when something
+required is missing.
+"""
+from __future__ import annotations
+
+import importlib.metadata as md
+import json
+import logging
+import platform
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+OK, WARN, FAIL, INFO = "ok", "warn", "fail", "info"
+
+# What CPU use of the tutor needs (a missing one makes doctor exit 1).
+REQUIRED = ["torch", "transformers", "tokenizers", "safetensors", "peft", "openai", "fastapi", "uvicorn",
+            "jupyter_client", "ipykernel", "huggingface_hub"]
+REPORTED = ["torch", "transformers", "peft", "vllm", "bitsandbytes", "accelerate", "tokenizers", "openai"]
+
+
+@dataclass
+class Check:
+    area: str  # "python", "packages", "cuda", "gpu-memory", "model", "lessons"
+    name: str
+    status: str  # ok | warn | fail | info
+    detail: str = ""
+
+
+@dataclass
+class LessonGpu:
+    id: str
+    title: str
+    gpu_cells: int
+    cpu_twins: int
+    runnable_here: bool
+
+
+@dataclass
+class Report:
+    python: str
+    packages: dict[str, str | None]  # name -> version (None: not installed)
+    gpus: list  # tutor.backend.gpu.GpuInfo
+    checks: list[Check] = field(default_factory=list)
+    model_card: dict | None = None
+    lessons: list[LessonGpu] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(c.status == FAIL for c in self.checks)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def by_area(self, area: str) -> list[Check]:
+        return [c for c in self.checks if c.area == area]
+
+
+def version_of(pkg: str) -> str | None:
+    try:
+        return md.version(pkg)
+    except md.PackageNotFoundError:
+        return None
+
+
+def _satisfies(version: str, spec: str) -> bool | None:
+    try:
+        from packaging.specifiers import SpecifierSet
+        from packaging.version import Version
+
+        return Version(version) in SpecifierSet(spec) if spec else True
+    except Exception:
+        log.debug("_satisfies: caught and carried on", exc_info=True)
+        return None
+
+
+def _split_req(req: str) -> tuple[str, str]:
+    import re
+
+    m = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$", req)
+    return (m.group(1), m.group(2).strip()) if m else (req, "")
+
+
+MODEL_PROBE = textwrap.dedent("""
+    import json, sys, time
+    t0 = time.perf_counter()
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    import torch
+    p = sys.argv[1]
+    tok = AutoTokenizer.from_pretrained(p, local_files_only=True)
+    m = AutoModelForCausalLM.from_pretrained(p, dtype=torch.float32, local_files_only=True).eval()
+    enc = tok("Scaling laws", return_tensors="pt")
+    with torch.no_grad():
+        out = m.generate(**enc, max_new_tokens=8, do_sample=False, pad_token_id=tok.pad_token_id)
+    text = tok.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+    print(json.dumps({"ok": True, "new_tokens": int(out.shape[1] - enc["input_ids"].shape[1]), "text": text,
+                      "seconds": round(time.perf_counter() - t0, 2)}))
+""")
+
+CUDA_PROBE = textwrap.dedent("""
+    import json
+    try:
+        import torch
+        ok = torch.cuda.is_available()
+        devs = []
+        if ok:
+            for i in range(torch.cuda.device_count()):
+                free, total = torch.cuda.mem_get_info(i)
+                devs.append([i, torch.cuda.get_device_name(i), total // 2**20, free // 2**20])
+        print(json.dumps(devs))
+    except Exception:
+        print("[]")
+""")
+
+
+def torch_cuda_probe(timeout: float = 60.0) -> list:
+    """CUDA devices as torch sees them, from a subprocess (used when nvidia-smi is absent)."""
+    from tutor.backend.gpu import GpuInfo
+
+    try:
+        out = subprocess.run([sys.executable, "-c", CUDA_PROBE], capture_output=True, text=True, timeout=timeout)
+        return [GpuInfo(int(i), n, int(t), int(f)) for i, n, t, f in json.loads(out.stdout.strip() or "[]")]
+    except (OSError, subprocess.TimeoutExpired, ValueError, TypeError):
+        return []
+
+
+def default_cuda_probe() -> list:
+    """nvidia-smi when present; otherwise ask torch in a subprocess (this process never imports torch)."""
+    import shutil
+
+    from tutor.backend.gpu import nvidia_smi_gpus
+
+    if shutil.which("nvidia-smi"):
+        return nvidia_smi_gpus()
+    return torch_cuda_probe()
+
+
+def check_model_loads(path: Path, timeout: float = 120.0) -> tuple[bool, str]:
+    try:
+        out = subprocess.run([sys.executable, "-c", MODEL_PROBE, str(path)], capture_output=True, text=True,
+                             timeout=timeout, env=_offline_env())
+    except subprocess.TimeoutExpired:
+        return False, f"loading took more than {timeout:.0f}s"
+    except OSError as e:
+        return False, str(e)
+    line = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
+    try:
+        d = json.loads(line)
+        return True, f"loads and generates ({d['new_tokens']} tokens in {d['seconds']}s): {d['text']!r}"
+    except (ValueError, KeyError):
+        err = (out.stderr.strip().splitlines() or ["no output"])[-1]
+        return False, f"does not load: {err}"
+
+
+def _offline_env() -> dict[str, str]:
+    import os
+
+    env = dict(os.environ)
+    env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    return env
+
+
+def diagnose(content_root: Path | None = None, *, cuda_probe: Callable[[], list] | None = None,
+             load_model_check: bool = True) -> Report:
+    from tutor import models
+    from tutor.core.config import ConfigError, ModelNotFound, load_config, resolve_model
+
+    pkgs = {p: version_of(p) for p in dict.fromkeys(REPORTED + REQUIRED)}
+    gpus = (cuda_probe or default_cuda_probe)()
+    rep = Report(python=platform.python_version(), packages=pkgs, gpus=gpus)
+    add = rep.checks.append
+
+    # course requirements
+    course_data: dict = {}
+    try:
+        from tutor.course import load_course
+
+        course = load_course(content_root)
+        course_data = course.data
+    except Exception as e:  # a broken course must not hide the rest of the report
+        log.debug("diagnose: a broken course must not hide the rest of the report", exc_info=True)
+        course = None
+        add(Check("lessons", "course", WARN, f"could not load the course: {e}"))
+    env = course_data.get("environment", {})
+    py_spec = env.get("python", ">=3.10")
+    sat = _satisfies(rep.python, py_spec)
+    add(Check("python", f"Python {rep.python}", OK if sat is not False else FAIL, f"course needs {py_spec}"))
+
+    for p in REQUIRED:
+        v = pkgs.get(p)
+        add(Check("packages", p, OK if v else FAIL, v or "not installed (required)"))
+    for req in env.get("core", []):
+        name, spec = _split_req(req)
+        v = version_of(name)
+        if v is None:
+            add(Check("packages", f"course core: {req}", FAIL, "not installed"))
+        elif _satisfies(v, spec) is False:
+            add(Check("packages", f"course core: {req}", FAIL, f"{v} installed"))
+        else:
+            add(Check("packages", f"course core: {req}", OK, v))
+    for group in ("peft", "inference"):
+        for req in env.get(group, []):
+            name, spec = _split_req(req)
+            v = version_of(name)
+            gpu_only = name in ("vllm", "bitsandbytes")
+            status = OK if v else (INFO if gpu_only and not gpus else WARN)
+            detail = v or ("not installed" + (" (GPU extra: pip install 'fm-tutor[gpu]')" if gpu_only else ""))
+            add(Check("packages", f"course {group}: {req}", status, detail))
+    for extra in env.get("extra", []):
+        missing = [p for p in extra.get("packages", []) if version_of(p) is None]
+        add(Check("packages", f"optional ({extra.get('area', '?')})", OK if not missing else INFO,
+                  "all present" if not missing else "not installed: " + ", ".join(missing)))
+
+    # CUDA and GPU memory
+    if gpus:
+        for g in gpus:
+            add(Check("cuda", f"GPU {g.index}: {g.name}", OK,
+                      f"{g.free_mib / 1024:.1f} GB free of {g.total_mib / 1024:.1f} GB"))
+        if not pkgs.get("vllm"):
+            add(Check("cuda", "vllm", WARN, "CUDA present but vllm not installed; the tutor serves with "
+                                            "transformers (pip install 'fm-tutor[gpu]' for vLLM)"))
+    else:
+        add(Check("cuda", "CUDA", INFO, "no CUDA GPU: lessons' GPU cells are skipped (their CPU twins run); "
+                                        "the model server uses transformers on the CPU"))
+    best = max(gpus, key=lambda g: g.total_mib, default=None)
+    for row in course_data.get("gpu_memory", []):
+        task, lo, rec = row.get("task", row.get("id", "?")), row.get("min_gb", 0), row.get("recommended_gb", 0)
+        if best is None:
+            add(Check("gpu-memory", task, INFO, f"needs a GPU with {lo} GB (recommended {rec} GB); none here"))
+            continue
+        total = best.total_mib / 1024
+        st = OK if total >= rec else (WARN if total >= lo else INFO)
+        add(Check("gpu-memory", task, st, f"min {lo} GB, recommended {rec} GB; largest GPU has {total:.0f} GB"))
+
+    # the configured model and the built-in one
+    try:
+        cfg = load_config()
+        add(Check("model", "config", OK, f"model = {cfg.model} [{cfg.source('model')}], engine = {cfg.engine}"))
+    except ConfigError as e:
+        cfg = None
+        add(Check("model", "config", FAIL, str(e)))
+    rep.model_card = models.card("fm-tiny")
+    try:
+        builtin = resolve_model("fm-tiny")
+        c = rep.model_card or {}
+        desc = (f"{c.get('parameters', 0):,} parameters, {c.get('training_tokens', 0):,} training tokens, "
+                f"final loss {c.get('final_loss', '?')}, {c.get('size_bytes', 0) / 1e6:.1f} MB") if c else "no card"
+        add(Check("model", "fm-tiny card", OK if c else WARN, desc))
+        if load_model_check:
+            ok, detail = check_model_loads(builtin.path)
+            add(Check("model", "fm-tiny loads", OK if ok else FAIL, detail))
+    except ModelNotFound as e:
+        add(Check("model", "fm-tiny", FAIL, str(e)))
+    if cfg is not None and cfg.model != "fm-tiny":
+        try:
+            m = resolve_model(cfg.model)
+            add(Check("model", f"configured model {cfg.model}", OK, f"{m.path} ({m.kind})"))
+        except ModelNotFound as e:
+            add(Check("model", f"configured model {cfg.model}", FAIL, str(e)))
+
+    from tutor.core.logs import log_path
+
+    add(Check("logs", "log file", INFO, f"{log_path()} (fm-tutor --log-level debug records more)"))
+
+    # lessons with GPU cells
+    if course is not None:
+        for lid in course.written_ids():
+            try:
+                lesson = course.lesson(lid)
+            except Exception as e:
+                log.debug("diagnose: caught and carried on", exc_info=True)
+                add(Check("lessons", f"lesson {lid}", WARN, f"does not parse: {e}"))
+                continue
+            if lesson is None:
+                continue
+            gcells = [c for c in lesson.cells if c.is_gpu]
+            twins = sum(1 for c in gcells if c.cpu_twin)
+            rep.lessons.append(LessonGpu(lid, lesson.title, len(gcells), twins, bool(gpus) or not gcells))
+            if gcells:
+                add(Check("lessons", f"{lid} {lesson.title}", OK if gpus else INFO,
+                          f"{len(gcells)} GPU cell(s), {twins} with a CPU twin: "
+                          + ("run here" if gpus else "skipped here (no CUDA)")))
+            else:
+                add(Check("lessons", f"{lid} {lesson.title}", OK, "no GPU cells: everything runs here"))
+    return rep
+
+
+MARK = {OK: "ok  ", WARN: "warn", FAIL: "FAIL", INFO: "--  "}
+TITLES = {"python": "Python", "packages": "Packages", "cuda": "CUDA", "gpu-memory": "GPU memory (course table)",
+          "model": "Model", "lessons": "Lessons with GPU cells"}
+
+
+def format_report(rep: Report) -> str:
+    lines = ["fm-tutor doctor", "",
+             "Versions: " + ", ".join(f"{k} {v or 'not installed'}" for k, v in rep.packages.items()
+                                      if k in REPORTED) + f", Python {rep.python}"]
+    for area, title in TITLES.items():
+        checks = rep.by_area(area)
+        if not checks:
+            continue
+        lines += ["", title]
+        lines += [f"  [{MARK[c.status]}] {c.name}" + (f": {c.detail}" if c.detail else "") for c in checks]
+    if rep.lessons:
+        n = sum(x.gpu_cells for x in rep.lessons)
+        lines += ["", f"{len(rep.lessons)} written lesson(s), {n} GPU cell(s); "
+                  + ("all can run here." if rep.gpus else "GPU cells need CUDA and are skipped on this machine.")]
+    fails = [c for c in rep.checks if c.status == FAIL]
+    lines += ["", "All is well for CPU use." if not fails else f"{len(fails)} problem(s) must be fixed: "
+              + "; ".join(c.name for c in fails)]
+    return "\n".join(lines)
+
+
+def main(content_root: Path | None = None) -> int:
+    rep = diagnose(content_root)
+    print(format_report(rep))
+    return rep.exit_code

@@ -1,0 +1,215 @@
+"""`fm-tutor bench`: figures measured against a baseline in the same run (never absolute pass/fail)."""
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from tutor.core.config import ENV_DATA_DIR, ENV_FIRST_PAINT, ENV_MODEL_SERVER, SETTINGS, env_value
+
+
+def _largest_lesson(course):
+    written = [course.lesson(i) for i in course.written_ids()]
+    written = [w for w in written if w is not None]
+    if not written:
+        return None
+    return max(written, key=lambda les: len(les.source))
+
+
+def bench_reader(runs: int = 5) -> int:
+    """Open the largest lesson's first step in the reader vs Textual's Markdown widget on the whole lesson."""
+    from textual.app import App
+    from textual.containers import VerticalScroll
+    from textual.widgets import Markdown
+
+    from tutor.course import load_course
+    from tutor.progress import ProgressStore
+    from tutor.ui.app import TutorApp
+    from tutor.ui.screens.reader import ReaderScreen
+
+    course = load_course()
+    lesson = _largest_lesson(course)
+    if lesson is None:
+        print("no written lesson to benchmark")
+        return 1
+    words = lesson.word_count()
+    print(f"lesson {lesson.id} ({words} words of prose, {len(lesson.steps)} steps, {len(lesson.source)} chars)")
+
+    async def reader_once(cold: bool) -> float:
+        """cold: a reader screen built for the lesson (what the first lesson of a session costs when it is
+        opened before the reader is prebuilt); warm: the app's path, `open_lesson` on the reused reader."""
+        with tempfile.TemporaryDirectory() as d:
+            app = TutorApp(course=course, store=ProgressStore(Path(d) / "p.db"))
+            async with app.run_test(size=(120, 40)) as pilot:
+                await pilot.pause()
+                await app.workers.wait_for_complete()  # the start-up imports (the learner is reading the home screen)
+                await pilot.pause()
+                if cold:
+                    t0 = time.perf_counter()
+                    screen = ReaderScreen(lesson, lesson.steps[0].id)
+                    app.push_screen(screen)
+                    before = 0
+                else:
+                    screen = app.reader_screen()
+                    while screen is None or not screen.is_mounted:
+                        await asyncio.sleep(0.005)
+                        screen = app.reader_screen()
+                    await pilot.pause()
+                    before = screen.paints
+                    t0 = time.perf_counter()
+                    app.open_lesson(lesson.id, lesson.steps[0].id)
+                while getattr(screen, "paints", 0) <= before:
+                    await asyncio.sleep(0.002)
+                dt = screen.first_paint_at - t0
+                await pilot.pause()
+            return dt
+
+    class MdApp(App):
+        def compose(self):
+            yield VerticalScroll(id="s")
+
+    async def markdown_once() -> float:
+        app = MdApp()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            t0 = time.perf_counter()
+            md = Markdown(lesson.source.split("---", 2)[-1])
+            done: list[float] = []
+            await app.query_one("#s").mount(md)
+            app.call_after_refresh(lambda: done.append(time.perf_counter()))
+            while not done:
+                await asyncio.sleep(0.002)
+            return done[0] - t0
+
+    r, c, m = [], [], []
+    for _ in range(runs):
+        r.append(asyncio.run(reader_once(cold=False)))
+        c.append(asyncio.run(reader_once(cold=True)))
+        m.append(asyncio.run(markdown_once()))
+    rp, cp, mp = statistics.median(r), statistics.median(c), statistics.median(m)
+
+    def fmt(xs):
+        return ", ".join(f"{x * 1000:.0f}" for x in xs)
+
+    print(f"reader: open lesson {lesson.id} at its first step, first paint   p50 {rp * 1000:7.1f} ms  (runs: {fmt(r)})")
+    print(f"  (cold: a reader screen built for it, as before the prebuild  p50 {cp * 1000:7.1f} ms  (runs: {fmt(c)}))")
+    print(f"baseline: Textual Markdown widget, whole lesson, first paint  p50 {mp * 1000:7.1f} ms  (runs: {fmt(m)})")
+    print(f"ratio reader/baseline: {rp / mp:.3f}x (cold {cp / mp:.2f}x)   goal: first step <= 100 ms p50")
+    return 0
+
+
+def bench_startup(runs: int = 5) -> int:
+    """Cold start to first screen in a real terminal (tmux), vs a minimal Textual app, in the same run."""
+    tool = Path(__file__).resolve().parents[3] / "shared" / "tools" / "tui_first_paint.py"  # ../shared of the repo
+    if not tool.exists():
+        tool = Path(env_value(ENV_FIRST_PAINT) or "/work/shared/tools/tui_first_paint.py")
+    if not shutil.which("tmux") or not tool.exists():
+        print("needs tmux and shared/tools/tui_first_paint.py")
+        return 1
+    exe = shutil.which("fm-tutor") or f"{sys.executable} -m tutor"
+    with tempfile.TemporaryDirectory() as d:
+        base = Path(d) / "hello.py"
+        base.write_text(
+            "from textual.app import App\nfrom textual.widgets import Static\n"
+            "class H(App):\n    def compose(self):\n        yield Static('HELLO-READY')\nH().run()\n"
+        )
+        env_prefix = ["env", f"{ENV_DATA_DIR}={d}/data"]
+        rows = []
+        for name, cmd, marker in (
+            ("minimal Textual app", [sys.executable, str(base)], "HELLO-READY"),
+            ("fm-tutor home", env_prefix + exe.split(), "Foundation Model Paradigm"),
+        ):
+            out = subprocess.run(
+                [sys.executable, str(tool), "--marker", marker, "--runs", str(runs), "--size", "120x40", "--", *cmd],
+                capture_output=True, text=True,
+            )
+            times = [float(ln.split()[-1].rstrip("s")) for ln in out.stdout.splitlines() if ln.startswith("run ")]
+            if not times:
+                print(f"{name:<22} no run reached its marker: {out.stdout.strip()[-300:]}")
+                return 1
+            missed = runs - len(times)
+            rows.append(statistics.median(times))
+            print(f"{name:<22} p50 {rows[-1] * 1000:7.1f} ms  (runs: {', '.join(f'{x * 1000:.0f}' for x in times)})"
+                  + (f"  {missed} run(s) never showed the marker" if missed else ""))
+        print(f"ratio fm-tutor/minimal: {rows[1] / rows[0]:.2f}x   goal: <= 1.5x")
+    return 0
+
+
+def bench_dashboard(runs: int = 5, events: int = 10_000) -> int:
+    """Open the dashboard with 10,000 recorded events vs the same screen on an empty database."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo: tests/dashboard_fixture.py
+    try:
+        from tests.dashboard_fixture import make_export
+    except ImportError:
+        print("needs the source tree (tests/dashboard_fixture.py)")
+        return 1
+    from tutor.course import load_course
+    from tutor.progress import ProgressStore
+    from tutor.ui.app import TutorApp
+    from tutor.ui.screens.dashboard import DashboardScreen
+
+    course = load_course()
+
+    async def once(path) -> float:
+        app = TutorApp(course=course, store=ProgressStore(path))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await app.workers.wait_for_complete()  # start-up parsing (the learner is on the home screen)
+            t0 = time.perf_counter()
+            screen = DashboardScreen()
+            app.push_screen(screen)
+            while not hasattr(screen, "first_paint_at"):
+                await asyncio.sleep(0.002)
+            dt = screen.first_paint_at - t0
+            await pilot.pause()
+            return dt
+
+    with tempfile.TemporaryDirectory() as d:
+        full = ProgressStore(Path(d) / "full.db")
+        full.import_json(make_export(events))
+        full.flush(60)
+        full.close()
+        f, e = [], []
+        for _ in range(runs):
+            f.append(asyncio.run(once(Path(d) / "full.db")))
+            e.append(asyncio.run(once(Path(d) / "empty.db")))
+        fp, ep = statistics.median(f), statistics.median(e)
+        print(f"dashboard first paint, {events} events  p50 {fp * 1000:7.1f} ms  (runs: {', '.join(f'{x*1000:.0f}' for x in f)})")
+        print(f"dashboard first paint, empty database  p50 {ep * 1000:7.1f} ms")
+        print(f"ratio: {fp / ep:.2f}x   goal: <= 150 ms with {events} events")
+    return 0
+
+
+def _quiet_app_env() -> None:
+    """The UI benchmarks measure screens: no model server starting behind them, no kernels left detached."""
+    os.environ.setdefault(ENV_MODEL_SERVER, "off")
+    os.environ[SETTINGS["kernel.detach_idle"][0]] = "0"
+
+
+def run_bench(what: str, runs: int = 5) -> int:
+    if what == "reader":
+        _quiet_app_env()
+        return bench_reader(runs)
+    if what == "startup":
+        return bench_startup(runs)
+    if what == "kernel":
+        from tutor.cli.kernel import bench_kernel
+
+        return bench_kernel(runs)
+    if what == "model":
+        from tutor.cli.backend import bench_model
+
+        return bench_model(runs)
+    if what == "dashboard":
+        _quiet_app_env()
+        return bench_dashboard(runs)
+    if what == "progress":
+        script = Path(__file__).resolve().parent.parent / "tests" / "benchmarks" / "bench_progress.py"
+        return subprocess.call([sys.executable, str(script)])
+    print(f"unknown benchmark {what!r}")
+    return 2

@@ -1,0 +1,47 @@
+"""The registry of detached processes: one JSON file per kind in a 0700 runtime dir, read-modify-written under an
+flock, written atomically. Lesson kernels (:mod:`tutor.kernel.detach`) and the model server
+(:mod:`tutor.backend.detached`) keep their entries here; both use :func:`locked`, :func:`read` and :func:`owned`."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+
+from tutor.core.procs import pid_alive
+
+
+@contextlib.contextmanager
+def locked(base: Path, registry: str, lock: str):
+    """Hold ``base/lock``; yields (entries, save) where save(entries) writes ``base/registry`` atomically."""
+    import fcntl
+
+    base = Path(base)
+    base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(base / lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+
+        def save(entries: dict) -> None:
+            tmp = base / f".{registry}.{os.getpid()}"
+            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as f:
+                json.dump(entries, f, indent=1)
+            os.replace(tmp, base / registry)
+
+        yield read(base, registry), save
+    finally:
+        os.close(fd)  # releases the flock
+
+
+def read(base: Path, registry: str) -> dict:
+    try:
+        data = json.loads((Path(base) / registry).read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def owned(entry: dict) -> bool:
+    """True if a running pool (its owner process) holds this kernel."""
+    owner = entry.get("owner")
+    return bool(owner) and pid_alive(int(owner))

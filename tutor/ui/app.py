@@ -1,0 +1,437 @@
+"""The Textual application: screens, the progress store and (later) kernels and the model server.
+
+Heavy things never load here: no torch, no transformers. Kernel work happens in other processes.
+"""
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+
+from tutor.core.config import ENV_ANSI, env_flag
+from tutor.course import Course
+from tutor.learning.session import LearningSession
+from tutor.progress import ProgressStore
+from tutor.ui.screens.commands import CourseCommands
+from tutor.ui.services import Services, build_services
+
+log = logging.getLogger(__name__)
+
+
+class TutorApp(App[int]):
+    """fm-tutor: the course home, roadmap, paths, lesson reader and help."""
+
+    TITLE = "fm-tutor"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {CourseCommands}
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("H", "go_home", "Home", id="home", show=False),
+        Binding("M", "roadmap", "Roadmap", id="roadmap", show=False),
+        Binding("P", "paths", "Paths", id="paths", show=False),
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        course: Course | None = None,
+        store: ProgressStore | None = None,
+        start: dict[str, Any] | None = None,
+        data_dir: Path | None = None,
+        services: Services | None = None,
+    ) -> None:
+        """``services``: what the command line built (configuration, course, store, model server, kernel pool
+        factory; :func:`tutor.ui.services.build_services`). Without it the app builds the same from the settings
+        (tests pass just a course and a store)."""
+        if services is None:
+            services = build_services(course=course, store=store, data_dir=data_dir)
+        cfg = services.config
+        ansi = env_flag(ENV_ANSI, False) or os.environ.get("TERM") == "linux"
+        super().__init__(ansi_color=ansi)
+        self.services = services
+        self.config = cfg
+        self._config_error = services.config_error
+        self.course = services.course
+        self.store = services.store
+        self.start = start or {}
+        self.started_at = time.monotonic()
+        self._kernels = None  # tutor.kernel.KernelPool, made by services.kernels when the first lesson opens
+        self.gpu_available = False  # learned in the background from nvidia-smi (never by importing torch)
+        self.kernel_keep_alive = float(cfg.kernel.keep_alive)
+        self.kernel_detach_idle = services.detach_idle  # 0: kernels and model server stop with the app
+        self.kernel_host = cfg.kernel.host.strip() or None  # kernels (and the model) run there, over SSH
+        self._hangup_installed = False
+        self.output_limits: dict = {"max_lines": cfg.kernel.max_lines, "max_bytes": cfg.kernel.max_bytes}
+        self.quiz_threshold = float(cfg.quiz.pass_threshold)
+        self.session = LearningSession(self.course, self.store, self.quiz_threshold)  # the course's rules, no UI
+        self._server = services.model_server  # tutor.backend.supervisor.ModelServer, started after the first paint
+        self.model_server = None  # the server once started
+        self.model_status = ""
+
+    # ------------------------------------------------------------------ lifecycle
+    def on_mount(self) -> None:
+        from tutor.ui.screens.home import HomeScreen
+
+        self.push_screen(HomeScreen())
+        if self._config_error:
+            self.notify(f"Config ignored, using defaults: {self._config_error}", severity="error", timeout=15)
+        st = self.store.status
+        if not st.persistent or st.message:
+            self.notify(st.message or "progress is not being saved", severity="warning" if st.persistent else "error", timeout=10)
+        if self.start.get("path"):
+            self.store.set_active_path(self.start["path"])
+            nxt = self.session.next_lesson_on_path()
+            if nxt:
+                self.open_lesson(nxt)
+            else:
+                self.action_paths()
+        elif self.start.get("screen") == "review":
+            self.action_review()
+        elif self.start.get("screen") == "dashboard":
+            self.action_dashboard()
+        elif self.start.get("screen") == "doctor":
+            self.action_doctor()
+        elif self.start.get("lesson"):
+            self.open_lesson(self.start["lesson"], self.start.get("step"))
+
+        self.run_worker(self._probe_gpu, thread=True, exit_on_error=False, group="probe")
+        if self.kernel_detach_idle > 0:
+            self._install_hangup()
+            # cull kernels (and a model server) detached too long ago even if no lesson gets opened (a new pool
+            # culls kernels itself, a starting model server culls the server)
+            kernels = self._kernels is None
+            self.run_worker(lambda: self._cull_detached(kernels), thread=True, exit_on_error=False, group="probe")
+        # import the kernel machinery off the UI thread, so the first lesson opened does not pay for it
+        self.run_worker(self._preload, thread=True, exit_on_error=False, group="probe")
+        if self.kernel_host:  # no local server: the remote kernels start one there on first use (tutor.runtime)
+            self.model_status = f"kernels · model on {self.kernel_host}"
+        elif self._server is not None:
+            self.set_timer(1.0, self.start_model_server)
+
+    # ------------------------------------------------------------------ model server
+    def start_model_server(self) -> None:
+        """Start the local OpenAI-compatible server (transformers serve, or vLLM on a CUDA GPU) in the background."""
+        from tutor.backend.endpoint import ServerError
+
+        if self.model_server is not None or self._server is None:
+            return
+        try:
+            # detach_idle > 0: the server outlives the app (exit, hang-up) and the next app adopts it
+            self.model_server = self._server
+            self.model_server.add_listener(self._server_state)
+            self.model_server.start(wait=False)
+        except (ServerError, LookupError, OSError) as e:
+            self.model_status = f"model: failed ({e})"
+            self.notify(f"The model server could not start: {e}", severity="error", timeout=15)
+            self._refresh_status()
+            return
+        message = self.model_server.reattached_message()
+        if message:
+            self.notify(message, timeout=10)
+
+    def _release_model_server(self) -> None:
+        """Detach the model server (detach_idle > 0: it keeps running for the next app) or stop it."""
+        if self.model_server is None:
+            return
+        try:
+            if self.kernel_detach_idle > 0:
+                self.model_server.detach()
+            else:
+                self.model_server.stop()
+        except Exception:  # its atexit hook stops it
+            log.debug("_release_model_server: its atexit hook stops it", exc_info=True)
+
+    def _server_state(self, st) -> None:  # on the server's monitor thread
+        engine = st.engine or "?"
+        device = "cuda" if engine == "vllm" else "cpu"
+        name = Path(str(self.config.model)).name
+        label = {"starting": f"starting {st.elapsed:.0f}s", "loading": f"loading {st.elapsed:.0f}s"}.get(st.state.value, st.state.value)
+        text = f"model {label} · {name} · {engine} · {device}"  # the state first: it survives truncation
+        try:
+            self.call_from_thread(self._set_model_status, text, st.state.value, st.reason)
+        except RuntimeError:  # the app is gone (exit in progress)
+            pass
+
+    def _set_model_status(self, text: str, state: str, reason: str | None) -> None:
+        changed_to_failed = state == "failed" and "failed" not in self.model_status
+        self.model_status = text
+        self._refresh_status()
+        if changed_to_failed:
+            self.notify(f"The model server failed: {reason}. `fm-tutor doctor` says more.", severity="error", timeout=15)
+
+    def _refresh_status(self) -> None:
+        from tutor.widgets.key_bar import KeyBar
+
+        for bar in self.screen.query(KeyBar):
+            bar.redraw()
+
+    def _preload(self) -> None:
+        """Import what opening a lesson needs, and parse the lessons, off the UI thread, while the learner looks
+        at the home screen (the dashboard and the review screen need every lesson parsed)."""
+        import jupyter_client.asynchronous  # noqa: F401
+        import jupyter_client.kernelspec  # noqa: F401
+        from textual.widgets import Input, TextArea
+
+        import tutor.course.parser  # noqa: F401
+        import tutor.kernel  # noqa: F401
+        import tutor.ui.screens.cells  # noqa: F401
+        import tutor.ui.screens.reader  # noqa: F401
+
+        try:  # the Python grammar for TextArea's highlighting (tree-sitter), if installed
+            TextArea(language="python")
+        except Exception:
+            log.debug("_preload: caught and carried on", exc_info=True)
+        del Input
+        for lid in self.course.written_ids():
+            try:
+                self.course.lesson(lid)
+            except Exception:  # a broken lesson is reported when it is opened
+                log.debug("_preload: a broken lesson is reported when it is opened", exc_info=True)
+        try:
+            self.call_from_thread(self.prebuild_reader)
+        except RuntimeError:  # the app is gone
+            pass
+
+    def _probe_gpu(self) -> None:
+        import shutil
+        import subprocess
+
+        exe = shutil.which("nvidia-smi")
+        if not exe:
+            return
+        try:
+            out = subprocess.run([exe, "-L"], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return
+        if out.returncode == 0 and "GPU" in out.stdout:
+            self.call_from_thread(setattr, self, "gpu_available", True)
+
+    # ------------------------------------------------------------------ kernels
+    def kernel_pool(self):
+        """The pool of lesson kernels (one per open lesson), made by the services' factory on first use."""
+        if self._kernels is None:
+            self._kernels = self.services.kernels()
+        return self._kernels
+
+    def _cull_detached(self, kernels: bool = True) -> None:
+        from tutor.backend import detached as server_detach
+        from tutor.core.config import runtime_dir
+        from tutor.kernel import default_runtime_dir
+        from tutor.kernel.detach import cull
+
+        if kernels:
+            cull(default_runtime_dir(), self.kernel_detach_idle)
+        server_detach.cull(runtime_dir(), self.kernel_detach_idle)
+
+    def _install_hangup(self) -> None:
+        """On SIGHUP (the terminal went away) detach the lesson kernels and the model server, then exit (Textual
+        leaves SIGHUP alone)."""
+        import asyncio
+        import signal
+
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hangup)
+            self._hangup_installed = True
+        except (RuntimeError, ValueError, NotImplementedError, AttributeError):  # not the main thread / no SIGHUP
+            pass
+
+    def _hangup(self) -> None:
+        # first: nothing below may write to the gone terminal before the kernels and the server are safe
+        self._release_model_server()
+        self._stop_kernels()
+        if not self.is_headless:
+            self._after_hangup()
+        try:
+            self.store.flush()
+        except Exception:
+            log.debug("_hangup: caught and carried on", exc_info=True)
+        self.exit(return_code=129)
+
+    @staticmethod
+    def _after_hangup() -> None:
+        """The terminal is gone: what Textual still writes while it shuts down goes to /dev/null (a write to the
+        hung-up terminal fails, kills Textual's writer thread and leaves its shutdown waiting on it for good), and
+        should the shutdown block anyway, the process exits after 15 s (kernels and server are safe by then)."""
+        import threading
+
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            for fd in (1, 2):
+                os.dup2(null, fd)
+            os.close(null)
+        except OSError:
+            pass
+        timer = threading.Timer(15.0, os._exit, args=(129,))
+        timer.daemon = True
+        timer.start()
+
+    def detaching_on_exit(self) -> bool:
+        """True while the app shuts down with detach_idle > 0: screens leave their kernels to on_unmount."""
+        return self.kernel_detach_idle > 0 and not self.is_running
+
+    def _stop_kernels(self) -> None:
+        """Detach the lesson kernels (detach_idle > 0) or shut them down."""
+        if self._kernels is None:
+            return
+        try:
+            if self.kernel_detach_idle > 0:
+                self._kernels.detach_all(timeout=5)
+            else:
+                self._kernels.shutdown_all(timeout=2, now=True)
+        except Exception:  # the atexit hook of the pool tries again
+            log.debug("_stop_kernels: the atexit hook of the pool tries again", exc_info=True)
+
+    def on_unmount(self) -> None:
+        self._release_model_server()
+        self._stop_kernels()
+        if self._hangup_installed:
+            import asyncio
+            import signal
+
+            try:
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            except Exception:
+                log.debug("on_unmount: caught and carried on", exc_info=True)
+        try:
+            self.store.flush()
+            self.store.close()
+        except Exception:  # never lose the exit over a flush problem; the store reports in status
+            log.debug("on_unmount: never lose the exit over a flush problem; the store reports in status", exc_info=True)
+
+    # ------------------------------------------------------------------ navigation
+    def open_lesson(self, lesson_id: str, step_id: str | None = None, _retry: int = 0) -> None:
+        from tutor.ui.screens.reader import ReaderScreen
+
+        lesson = self.course.lesson(lesson_id)
+        if lesson is None:
+            entry = self.course.entries.get(lesson_id)
+            title = entry.title if entry else lesson_id
+            self.notify(f"Lesson {lesson_id} ({title}) is not written yet.", severity="warning")
+            return
+        if lesson.errors:  # the one acceptance policy: a read-only page of check's lines, no cells
+            from tutor.ui.screens.problems import LessonProblemsScreen
+
+            self.push_screen(LessonProblemsScreen(lesson))
+            return
+        if step_id is None:
+            step_id = self.store.lesson_state(lesson_id).last_step
+        reader = self.reader_screen()
+        if reader is not None and not reader.is_mounted and _retry < 50:  # being built right now: in a moment
+            self.set_timer(0.01, lambda: self.open_lesson(lesson_id, step_id, _retry=_retry + 1))
+            return
+        if reader is None or not reader.is_mounted:  # not built yet: build it with the lesson in its first page
+            if reader is not None:
+                self.uninstall_screen(reader)
+            reader = ReaderScreen(lesson, step_id)
+            self._reader = reader
+            self.install_screen(reader, self._reader_name())
+            self.push_screen(reader)
+            return
+        # The step is mounted while the reader is still off screen, and the screen is shown once it is in: one
+        # layout and one paint, with the step in it (showing it first would paint the old page, then this one).
+        gc.disable()  # no collection pause between here and the paint (the reader's _painted turns it back on)
+        self.set_timer(2.0, gc.enable)  # and if that paint never comes, in 2 s anyway
+        mounted = reader.load(lesson, step_id)
+
+        async def show() -> None:
+            if mounted is not None:
+                await mounted
+            if reader in self.screen_stack:  # under a help screen, the palette, a modal: go back down to it
+                while self.screen is not reader and len(self.screen_stack) > 1:
+                    self.pop_screen()
+            else:
+                self.push_screen(reader)
+
+        self.call_next(show)
+
+    # One reader screen for the app's lifetime: building a screen's frame (top bar, table of steps, key bar) costs
+    # more than the step itself, so it is composed once, while the learner is on the home screen, and reused.
+    def _reader_name(self) -> str:
+        return "reader"
+
+    def reader_screen(self):
+        """The app's reader screen, or None before it is built."""
+        return getattr(self, "_reader", None)
+
+    def prebuild_reader(self) -> None:
+        """Compose the (empty) reader off screen, so the first lesson opened only lays out its step."""
+        from tutor.ui.screens.reader import ReaderScreen
+
+        if self.reader_screen() is not None or not self.is_running:
+            return
+        self._reader = ReaderScreen()
+        self.install_screen(self._reader, self._reader_name())
+        self.push_screen(self._reader)  # mounted (composed) now; popped before the next repaint, so never seen
+        self.pop_screen()
+        lessons = [les for les in (self.course.lesson(lid) for lid in self.course.written_ids()[:3]) if les]
+        self.call_after_refresh(self._reader.warm_up, lessons)
+        # The objects made so far (the parsed course, widgets, imports) live as long as the app: take them out of
+        # the garbage collector's generations, so a full collection never walks them in the middle of a paint.
+        self.call_after_refresh(gc.freeze)
+
+    def continue_learning(self) -> None:
+        """Resume at the exact step where the learner stopped, or start the path's next lesson."""
+        target = self.session.resume_target()
+        if target is None:
+            self.notify("No lesson is written yet.", severity="warning")
+        else:
+            self.open_lesson(*target)
+
+    def _replace_top(self, screen_cls) -> None:
+        from tutor.ui.screens.home import HomeScreen
+
+        # keep the stack shallow: home at the bottom, one screen above it
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, HomeScreen):
+            self.pop_screen()
+        if isinstance(self.screen, screen_cls):
+            return
+        if not isinstance(self.screen, HomeScreen) and len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.push_screen(screen_cls())
+
+    def action_go_home(self) -> None:
+        from tutor.ui.screens.home import HomeScreen
+
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, HomeScreen):
+            self.pop_screen()
+
+    def action_roadmap(self) -> None:
+        from tutor.ui.screens.roadmap import RoadmapScreen
+
+        self._replace_top(RoadmapScreen)
+
+    def action_paths(self) -> None:
+        from tutor.ui.screens.paths import PathsScreen
+
+        self._replace_top(PathsScreen)
+
+    def action_dashboard(self) -> None:
+        from tutor.ui.screens.dashboard import DashboardScreen
+
+        self._replace_top(DashboardScreen)
+
+    def action_doctor(self) -> None:
+        from tutor.ui.screens.doctor import DoctorScreen
+
+        self._replace_top(DoctorScreen)
+
+    def action_review(self) -> None:
+        from tutor.ui.screens.review import ReviewScreen
+
+        self._replace_top(ReviewScreen)
+
+    def action_help(self) -> None:
+        from tutor.ui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def compose(self) -> ComposeResult:
+        yield from ()

@@ -1,0 +1,490 @@
+"""The lesson reader: one step at a time, a table of steps, position and time per step saved."""
+from __future__ import annotations
+
+import gc
+import logging
+import time
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from tutor.core.glyphs import g
+from tutor.core.internals import app_is_batching, clear_repaint_request
+from tutor.course.model import Cell, Lesson, Quiz
+from tutor.widgets.code_cell import CodeCell
+from tutor.widgets.key_bar import KeyBar
+from tutor.widgets.quiz_card import QuizCard
+from tutor.widgets.step_view import StepView
+
+log = logging.getLogger(__name__)
+
+
+class ReaderScreen(Screen):
+    """Reads one lesson, one step at a time."""
+
+    BINDINGS = [
+        Binding("n", "next_step", "Next", id="reader.next"),
+        Binding("p", "prev_step", "Prev", id="reader.prev"),
+        Binding("right", "next_step", "Next", show=False, id="reader.next-arrow"),
+        Binding("left", "prev_step", "Prev", show=False, id="reader.prev-arrow"),
+        Binding("t", "toggle_toc", "Steps", id="reader.toc"),
+        Binding("escape", "back", "Back", id="reader.back"),
+        Binding("j", "scroll_down", "Down", show=False, id="reader.down"),
+        Binding("k", "scroll_up", "Up", show=False, id="reader.up"),
+        Binding("X", "retry_wrong", "Retry wrong", show=False, id="reader.retry-wrong"),
+        Binding("a", "run_step", "Run step", id="reader.run-step"),
+        Binding("A", "run_lesson", "Run all", show=False, id="reader.run-lesson"),
+        Binding("ctrl+k", "restart_kernel", "Restart kernel", show=False, id="reader.restart-kernel"),
+        Binding("tab", "app.focus_next", "Next item", show=False, id="reader.focus-next"),
+    ]
+
+    def __init__(self, lesson: Lesson | None = None, step_id: str | None = None) -> None:
+        """With a lesson: shows it when mounted. Without: an empty reader that :meth:`load` fills later (the app
+        keeps one reader, composed while the learner is on the home screen, and reuses it for every lesson)."""
+        super().__init__()
+        self.lesson: Lesson | None = None
+        self.index = 0
+        self.cells = None
+        self._shown_at: float | None = None
+        self._kernel_pending = False
+        self._left = False  # popped off the screen stack (its cells closed) since the lesson was loaded
+        self._paint_pending: StepView | None = None
+        self._view: StepView | None = None
+        self.paints = 0  # lessons/steps painted so far (`fm-tutor bench reader` waits on it)
+        if lesson is not None:
+            self._set_lesson(lesson, step_id)
+
+    def _set_lesson(self, lesson: Lesson, step_id: str | None) -> None:
+        self.lesson = lesson
+        self.index = lesson.step_index(step_id)
+        # outputs and states of cells, kept while the lesson is open; built with its dependencies once the reader
+        # is attached to the app (compose, or load() on a mounted reader); the kernel starts after the first paint
+        self.cells = self._make_cells(lesson) if self.is_attached else None
+
+    def _make_cells(self, lesson: Lesson):
+        from tutor.ui.screens.cells import LessonCells
+
+        app = self.app
+        return LessonCells(lesson, kernels=app.kernel_pool, store=app.store, output_limits=app.output_limits,
+                           keep_alive=lambda: app.kernel_keep_alive, detaching=app.detaching_on_exit, owner=self,
+                           notify=app.notify, on_update=self._cell_updated)
+
+    # ------------------------------------------------------------------ compose
+    def compose(self) -> ComposeResult:
+        if self.lesson is not None and self.cells is None:
+            self.cells = self._make_cells(self.lesson)
+        # Everything of the first page is composed here, so the first layout pass already holds the step.
+        yield Static(self._top_text() if self.lesson else "", id="topbar", classes="topbar")
+        with Horizontal(id="reader-body"):
+            # filled right after the first paint, and invisible until then (it keeps its width, so the step does
+            # not reflow when it appears; an invisible widget is not rendered)
+            toc = OptionList(id="toc")
+            toc.visible = False
+            toc.display = self.app.size.width >= 100
+            yield toc
+            with VerticalScroll(id="step-scroll"):
+                if self.lesson is not None:
+                    yield self._step_view(self.index)
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        if self.lesson is not None:
+            self._opened()
+
+    def _opened(self) -> None:
+        """The lesson's first page is in the DOM (its step view reports ready; _painted follows the paint): start its kernel
+        after the paint, record the visit."""
+        self._kernel_pending = any(not c.is_hidden and not c.is_gpu for c in self.lesson.cells)
+        self.app.store.open_lesson(self.lesson.id)
+        self._step_shown(self.index)
+        self.query_one("#step-scroll", VerticalScroll).focus()
+
+    def load(self, lesson: Lesson, step_id: str | None = None):
+        """Show ``lesson`` at ``step_id`` in this (mounted) reader. The same lesson keeps its kernel and outputs;
+        another one closes the previous lesson's cells (its kernel lingers for kernel.keep_alive).
+        -> an awaitable that completes when the new step is mounted (None if the step view was kept)."""
+        if self.lesson is not None and lesson.id == self.lesson.id and lesson is self.lesson:
+            if self._left:  # back to the lesson that was left: keep its kernel (if keep_alive has not run out)
+                self._left = False
+                self.cells.reopen()
+            index = lesson.step_index(step_id) if step_id is not None else self.index
+            if index != self.index:
+                self.show_step(index)
+            self._fill_toc()
+            return
+        self._account_time()
+        if self.cells is not None and not self._left:
+            self.cells.close()
+        self._left = False
+        self.workers.cancel_group(self, "cells")
+        self._set_lesson(lesson, step_id)
+        self.query_one("#topbar", Static).update(self._top_text())
+        toc = self.query_one("#toc", OptionList)
+        toc.clear_options()
+        toc.visible = False
+        scroll = self.query_one("#step-scroll", VerticalScroll)
+        scroll.remove_children()
+        mounted = scroll.mount(self._step_view(self.index))
+        scroll.scroll_home(animate=False)
+        self._opened()
+        return mounted
+
+    def warm_up(self, lessons) -> None:
+        """Mount (then remove) one of each kind of step widget while this reader is off screen, so their CSS is
+        parsed and applied now rather than when the first lesson opens (called once, by the app's prebuild)."""
+        cell = quiz = None
+        for lesson in lessons:
+            cell = cell or next((c for c in lesson.cells if not c.is_hidden), None)
+            quiz = quiz or next(iter(lesson.quizzes), None)
+            if cell is not None and quiz is not None:
+                break
+        widgets: list[Widget] = [StepView.warm_up_widget()]
+        if cell is not None:
+            widgets.append(CodeCell(cell, gpu_available=False))
+        if quiz is not None:
+            widgets.append(QuizCard(quiz))
+        scroll = self.query_one("#step-scroll", VerticalScroll)
+
+        async def mount_and_remove() -> None:
+            await scroll.mount_all(widgets)
+            for w in widgets:
+                await w.remove()
+
+        self.run_worker(mount_and_remove(), group="warm-up", exit_on_error=False)
+
+    def _refresh_layout(self, size=None, scroll: bool = False) -> None:  # tutor.core.internals.REFRESH_LAYOUT
+        # Textual's ScreenResume handler asks for a repaint of the whole screen, and its update tick then lays out
+        # and paints the screen (all of it, as the layout changed), then paints it all a second time for that
+        # request: 20-40 ms here, each time a lesson opens. A layout pass that painted the screen satisfies it.
+        painted = self.is_current and not app_is_batching(self.app)
+        super()._refresh_layout(size, scroll)
+        if painted:
+            clear_repaint_request(self)
+
+    def _step_ready(self, view: StepView) -> None:
+        """A step view's first screenful is composed: paint it (now, or when this screen is shown)."""
+        self._view = view
+        if self.is_current:
+            self.call_after_refresh(self._painted, view)
+        else:  # composed off screen (the app shows the reader once the step is in): paint on resume
+            self._paint_pending = view
+
+    def _painted(self, view: StepView | None = None) -> None:
+        self.first_paint_at = time.perf_counter()  # read by `fm-tutor bench reader`
+        gc.enable()  # the app disables it while a lesson opens
+        self.paints += 1
+        if view is not None and view is self._view and view.is_attached:
+            view.mount_rest()
+        self._fill_toc()
+        if self._kernel_pending:
+            self._kernel_pending = False
+            self.call_after_refresh(self._start_kernel)
+
+    def _toc_options(self) -> list[Option]:
+        seen = self.app.store.lesson_state(self.lesson.id).steps_seen
+        return [
+            Option(Text(f"{g('check') if s.id in seen else ' '}{i + 1:>2} {s.title}"), id=f"step-{i}")
+            for i, s in enumerate(self.lesson.steps)
+        ]
+
+    def _fill_toc(self) -> None:
+        toc = self.query_one("#toc", OptionList)
+        toc.clear_options()
+        toc.add_options(self._toc_options())
+        toc.highlighted = self.index
+        toc.visible = True
+
+    def _top_text(self) -> Text:
+        step = self.lesson.steps[self.index]
+        top = Text()
+        top.append(f" {self.lesson.id} {self.lesson.title} ", style="bold reverse")
+        top.append(f"  step {self.index + 1}/{len(self.lesson.steps)}: {step.title}")
+        return top
+
+    def _step_view(self, index: int) -> StepView:
+        step = self.lesson.steps[index]
+        return StepView(step, index + 1, len(self.lesson.steps), self.make_cell_widget, self.make_quiz_widget,
+                        on_ready=self._step_ready, classes="step-view")
+
+    def _step_shown(self, index: int) -> None:
+        self._shown_at = time.monotonic()
+        self.app.store.step_shown(self.lesson.id, self.lesson.steps[index].id)
+        if index == len(self.lesson.steps) - 1:
+            self.call_later(self.update_completion)
+
+    # ------------------------------------------------------------------ steps
+    def show_step(self, index: int) -> None:
+        index = max(0, min(index, len(self.lesson.steps) - 1))
+        self._account_time()
+        self.index = index
+        scroll = self.query_one("#step-scroll", VerticalScroll)
+        scroll.remove_children()
+        scroll.mount(self._step_view(index))
+        scroll.scroll_home(animate=False)
+        self._step_shown(index)
+        self.query_one("#topbar", Static).update(self._top_text())
+        toc = self.query_one("#toc", OptionList)
+        if toc.option_count:
+            toc.highlighted = index
+        scroll.focus()
+
+    # ------------------------------------------------------------------ cells
+    def _start_kernel(self) -> bool:
+        try:
+            self.cells.start()
+            return True
+        except Exception as e:  # a broken Jupyter install must not take the reader down
+            log.debug("_start_kernel: a broken Jupyter install must not take the reader down", exc_info=True)
+            self.notify(f"Cannot start a kernel for this lesson: {e}", severity="error", timeout=10)
+            return False
+
+    def make_cell_widget(self, cell: Cell) -> Widget:
+        code = self.app.store.cell_edit(self.lesson.id, cell.id)
+        rec = self.cells.record(cell.id)
+        w = CodeCell(cell, code, lesson_code=cell.code, gpu_available=self.app.gpu_available,
+                     buffer=rec.buffer, id=f"cell-{cell.id}")
+        if cell.is_exercise:
+            w.solved = bool(self.app.store.exercise_results(self.lesson.id).get(cell.id))
+        if rec.state != "idle":
+            self.call_after_refresh(self._cell_updated, cell.id)
+        return w
+
+    def _cell_widget(self, cell_id: str) -> CodeCell | None:
+        try:
+            return self.query_one(f"#cell-{cell_id}", CodeCell)
+        except Exception:
+            log.debug("_cell_widget: caught and carried on", exc_info=True)
+            return None
+
+    def _cell_updated(self, cell_id: str) -> None:
+        w = self._cell_widget(cell_id)
+        if w is None:
+            return
+        rec = self.cells.record(cell_id)
+        if rec.solved:
+            w.solved = True
+        w.set_state(rec.state, execution_count=rec.execution_count, elapsed=rec.elapsed, message=rec.message)
+
+    def on_kernel_state_changed(self, event) -> None:
+        """A kernel of this reader changed state (a message: it arrives under a modal or the help screen too)."""
+        lesson_id, state, kernel = event.lesson_id, event.state, event.kernel
+        if self.lesson is None or lesson_id != self.lesson.id:
+            return
+        if state == "dead" and getattr(kernel, "start_error", None):  # e.g. a kernel host that cannot be reached
+            self.notify(f"The lesson's kernel could not start: {kernel.start_error}. Press R on a cell (or ctrl+k) "
+                        "to try again.", severity="error", timeout=20)
+        elif state == "dead":
+            why = getattr(kernel, "exit_code", None)
+            self.notify(f"The lesson's kernel died{f' (exit code {why})' if why is not None else ''}. "
+                        "Press R on a cell (or ctrl+k) to restart it; your code and outputs are kept.",
+                        severity="error", timeout=12)
+
+    def _run(self, pairs) -> None:
+        if self._start_kernel():
+            self.run_worker(self.cells.run_many(pairs), group="cells", exclusive=False, exit_on_error=False)
+
+    def on_code_cell_run_requested(self, event: CodeCell.RunRequested) -> None:
+        event.stop()
+        if self.cells.record(event.cell_id).state in ("running", "queued"):
+            self.notify("That cell is already running (i interrupts it).")
+            return
+        self._run([(event.control.cell, event.code)])
+
+    def on_code_cell_edited(self, event: CodeCell.Edited) -> None:
+        event.stop()
+        self.app.store.save_cell_edit(self.lesson.id, event.cell_id, event.code)
+
+    def on_code_cell_reset_requested(self, event: CodeCell.ResetRequested) -> None:
+        event.stop()
+        self.app.store.clear_cell_edit(self.lesson.id, event.cell_id)
+        self.notify(f"Cell {event.cell_id} is back to the lesson's code.")
+
+    def on_code_cell_interrupt_requested(self, event: CodeCell.InterruptRequested) -> None:
+        event.stop()
+        if self.cells.pool is not None:
+            self.cells.interrupt()
+
+    def on_code_cell_restart_requested(self, event: CodeCell.RestartRequested) -> None:
+        event.stop()
+        self.action_restart_kernel()
+
+    def action_restart_kernel(self) -> None:
+        from tutor.ui.screens.cells import ConfirmScreen
+
+        def done(yes: bool | None) -> None:
+            if yes and self._start_kernel():
+                self.run_worker(self.cells.restart(), group="cells", exit_on_error=False)
+                self.notify("Restarting the kernel: variables are cleared, setup cells run again before the next cell.")
+
+        self.app.push_screen(ConfirmScreen("Restart this lesson's kernel? Every variable is lost."), done)
+
+    def on_code_cell_show_full_output(self, event: CodeCell.ShowFullOutput) -> None:
+        event.stop()
+        from tutor.ui.screens.cells import FullOutputScreen
+
+        self.app.push_screen(FullOutputScreen(f"Output of {event.cell_id}", event.control.output.full_text()))
+
+    def on_code_cell_solution_requested(self, event: CodeCell.SolutionRequested) -> None:
+        event.stop()
+        from tutor.ui.screens.cells import ConfirmScreen, SolutionScreen
+
+        cell = event.control.cell
+        _check, sol = self.lesson.exercise_parts(cell.id)
+        if sol is None:
+            self.notify("This exercise has no reference solution.")
+            return
+        widget = event.control
+
+        def show(ok: bool | None = True) -> None:
+            if not ok:
+                return
+
+            def load(use: bool | None) -> None:
+                if use:
+                    widget.set_code(sol.code)
+                    self.app.store.save_cell_edit(self.lesson.id, cell.id, sol.code)
+                    self.notify("The solution is in the cell; ctrl+r gives you the starter code back.")
+
+            self.app.push_screen(SolutionScreen(cell.id, sol.code), load)
+
+        tried = self.cells.record(cell.id).attempts > 0 or any(
+            r["cell_id"] == cell.id for r in self.app.store.cell_runs(self.lesson.id)
+        )
+        if tried:
+            show()
+        else:
+            self.app.push_screen(ConfirmScreen("You have not tried this exercise yet. Show the solution anyway?"), show)
+
+    def _runnable(self, cells) -> list:
+        out = []
+        for c in cells:
+            if c.is_hidden or c.is_setup or (c.is_gpu and not self.app.gpu_available):
+                continue
+            w = self._cell_widget(c.id)
+            code = w.code if w is not None else (self.app.store.cell_edit(self.lesson.id, c.id) or c.code)
+            out.append((c, code))
+        return out
+
+    def action_run_step(self) -> None:
+        pairs = self._runnable(self.lesson.steps[self.index].cells)
+        if not pairs:
+            self.notify("No runnable cell on this step.")
+            return
+        self._run(pairs)
+
+    def action_run_lesson(self) -> None:
+        pairs = self._runnable(self.lesson.cells)
+        if pairs:
+            self.notify(f"Running {len(pairs)} cells in order; it stops at the first error.")
+            self._run(pairs)
+
+    def make_quiz_widget(self, quiz: Quiz) -> Widget:
+        latest = self.app.store.latest_quiz_results(self.lesson.id)
+        return QuizCard(quiz, previous=latest.get(quiz.id))
+
+    # ------------------------------------------------------------------ quizzes
+    def on_quiz_card_answered(self, event: QuizCard.Answered) -> None:
+        recorded = self.app.session.record_answer(self.lesson, event.quiz.id, event.grade.answer, event.grade.correct,
+                                                  event.seconds)
+        step = self.lesson.steps[self.index]
+        if step.is_quiz:
+            cards = list(self.query(QuizCard))
+            if all(c.result is not None for c in cards):
+                right = sum(1 for c in cards if c.result.correct)
+                wrong = len(cards) - right
+                msg = f"Quiz score: {right}/{len(cards)} ({right / len(cards):.0%})."
+                if wrong:
+                    msg += f" Press X to retry the {wrong} wrong one(s)."
+                self.notify(msg, timeout=8)
+        if recorded.lesson_done_now:
+            self.notify(f"Lesson {self.lesson.id} complete!", timeout=6)
+
+    def action_retry_wrong(self) -> None:
+        wrong = [c for c in self.query(QuizCard) if c.result is not None and not c.result.correct]
+        for c in wrong:
+            c.reset()
+        if wrong:
+            wrong[0].focus()
+            wrong[0].scroll_visible()
+        else:
+            self.notify("No wrong answers to retry on this step.")
+
+    def completion(self):
+        return self.app.session.completion(self.lesson)
+
+    def update_completion(self) -> None:
+        if self.app.session.update_done(self.lesson):
+            self.notify(f"Lesson {self.lesson.id} complete!", timeout=6)
+
+    def _account_time(self) -> None:
+        if self._shown_at is None:
+            return
+        step = self.lesson.steps[self.index]
+        self.app.session.record_step_time(self.lesson.id, step.id, time.monotonic() - self._shown_at)
+        self._shown_at = None
+
+    def on_screen_suspend(self) -> None:
+        self._account_time()
+        if self not in self.app.screen_stack and self.cells is not None and not self._left:
+            # popped (the learner left the lesson), not covered by a help screen or a dialog: its kernel stops
+            # after kernel.keep_alive unless the lesson is opened again before then
+            self._left = True
+            self.cells.close()
+
+    def on_screen_resume(self) -> None:
+        if self._shown_at is None and self.lesson is not None:
+            self._shown_at = time.monotonic()
+        if self._paint_pending is not None:
+            view, self._paint_pending = self._paint_pending, None
+            self.call_after_refresh(self._painted, view)
+
+    def on_unmount(self) -> None:
+        self._account_time()
+        if self.cells is not None and not self._left:
+            self.cells.close()
+
+    # ------------------------------------------------------------------ actions
+    def action_next_step(self) -> None:
+        if self.index + 1 < len(self.lesson.steps):
+            self.show_step(self.index + 1)
+        else:
+            self._finish()
+
+    def _finish(self) -> None:
+        comp = self.completion()
+        if comp.done:
+            self.update_completion()
+            self.notify(f"Lesson {self.lesson.id} is done. Escape goes home; c there continues the path.")
+        else:
+            self.notify("End of lesson. To complete it: " + "; ".join(comp.missing), severity="warning", timeout=8)
+
+    def action_prev_step(self) -> None:
+        if self.index > 0:
+            self.show_step(self.index - 1)
+
+    def action_toggle_toc(self) -> None:
+        toc = self.query_one("#toc", OptionList)
+        toc.display = not toc.display
+        if toc.display:
+            toc.focus()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_scroll_down(self) -> None:
+        self.query_one("#step-scroll", VerticalScroll).scroll_down()
+
+    def action_scroll_up(self) -> None:
+        self.query_one("#step-scroll", VerticalScroll).scroll_up()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option_list.id == "toc" and event.option.id:
+            self.show_step(int(event.option.id.split("-")[1]))
+            if self.app.size.width < 100:
+                event.option_list.display = False
