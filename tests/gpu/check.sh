@@ -2,7 +2,7 @@
 # GPU check for fm-tutor's model backend, on a CUDA machine, in under 10 minutes:
 #   1. nvidia-smi facts; install the [gpu] extra (vllm, bitsandbytes) if vllm is missing (from whatever index or
 #      --find-links pip is configured with; a machine without one keeps going with the transformers engine);
-#   2. start vLLM through tutor.server with a small model (FM_TUTOR_GPU_MODEL, default the built-in fm-tiny),
+#   2. start vLLM through tutor.backend.supervisor with a small model (FM_TUTOR_GPU_MODEL, default the built-in fm-tiny),
 #      then run every written lesson's cells in a real ipykernel (in order, solutions in place of exercises),
 #      with the endpoint in the kernel's environment; GPU cells are what this checks;
 #   3. stop the server and run the model benchmark (vLLM vs HF generate);
@@ -42,10 +42,11 @@ timeout $(( $(left) - 150 )) "$PY" - "$LOG" <<'EOF'
 import json, os, sys, time
 from pathlib import Path
 log = Path(sys.argv[1])
-from tutor.doctor import diagnose, format_report
+from tutor.backend.doctor import diagnose, format_report
 rep = diagnose(load_model_check=False)
 print("\n".join(l for l in format_report(rep).splitlines() if "GPU" in l or "vllm" in l or "torch" in l))
-from tutor.server import ModelServer, ServerError
+from tutor.backend.endpoint import ServerError
+from tutor.backend.supervisor import ModelServer
 from tutor.course import load_course
 summary = {"engine": None, "server_ready_s": None, "cells": []}
 srv = ModelServer(on_state=lambda s: print(f"  [{s.elapsed:5.1f}s] {s.state.value} {s.reason or ''}", flush=True)

@@ -1,4 +1,4 @@
-"""CLI commands of the model backend, wired into tutor/cli.py:
+"""CLI commands of the model backend, wired into tutor/cli/entry.py:
 
     from tutor.cli.backend import add_commands, run as run_backend, bench_model
     add_commands(sub)                      # in build_parser(), after the other subparsers

@@ -69,6 +69,45 @@ def bench_reader(runs: int = 5) -> int:
                 await pilot.pause()
             return dt
 
+    async def next_steps_once() -> list[float]:
+        """`n` through the lesson's steps in the reused reader: from the key's action to the step's first paint."""
+        with tempfile.TemporaryDirectory() as d:
+            app = TutorApp(course=course, store=ProgressStore(Path(d) / "p.db"))
+            async with app.run_test(size=(120, 40)) as pilot:
+                await pilot.pause()
+                await app.workers.wait_for_complete()
+                app.open_lesson(lesson.id, lesson.steps[0].id)
+                screen = None
+                while screen is None or getattr(screen, "paints", 0) < 1:
+                    await asyncio.sleep(0.005)
+                    screen = app.reader_screen()
+                await pilot.pause(0.2)
+                out = []
+                for _ in range(min(8, len(lesson.steps) - 1)):
+                    before = screen.paints
+                    t0 = time.perf_counter()
+                    screen.action_next_step()
+                    while screen.paints <= before:
+                        await asyncio.sleep(0.002)
+                    out.append(screen.first_paint_at - t0)
+                    await pilot.pause(0.05)
+            return out
+
+    async def markdown_section_once() -> float:
+        """Baseline for one step: Textual's Markdown widget on the lesson's longest H2 section."""
+        section = max((s for s in lesson.source.split("\n## ")[1:]), key=len)
+        app = MdApp()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            t0 = time.perf_counter()
+            md = Markdown("## " + section)
+            done: list[float] = []
+            await app.query_one("#s").mount(md)
+            app.call_after_refresh(lambda: done.append(time.perf_counter()))
+            while not done:
+                await asyncio.sleep(0.002)
+            return done[0] - t0
+
     class MdApp(App):
         def compose(self):
             yield VerticalScroll(id="s")
@@ -86,12 +125,16 @@ def bench_reader(runs: int = 5) -> int:
                 await asyncio.sleep(0.002)
             return done[0] - t0
 
-    r, c, m = [], [], []
-    for _ in range(runs):
+    r, c, m, n, ms = [], [], [], [], []
+    for i in range(runs):
         r.append(asyncio.run(reader_once(cold=False)))
         c.append(asyncio.run(reader_once(cold=True)))
         m.append(asyncio.run(markdown_once()))
+        n.extend(asyncio.run(next_steps_once()))
+        ms.append(asyncio.run(markdown_section_once()))
+        print(f"  run {i + 1}/{runs} done", flush=True)
     rp, cp, mp = statistics.median(r), statistics.median(c), statistics.median(m)
+    np_, msp = statistics.median(n), statistics.median(ms)
 
     def fmt(xs):
         return ", ".join(f"{x * 1000:.0f}" for x in xs)
@@ -100,6 +143,10 @@ def bench_reader(runs: int = 5) -> int:
     print(f"  (cold: a reader screen built for it, as before the prebuild  p50 {cp * 1000:7.1f} ms  (runs: {fmt(c)}))")
     print(f"baseline: Textual Markdown widget, whole lesson, first paint  p50 {mp * 1000:7.1f} ms  (runs: {fmt(m)})")
     print(f"ratio reader/baseline: {rp / mp:.3f}x (cold {cp / mp:.2f}x)   goal: first step <= 100 ms p50")
+    print(f"next step (n), action to first paint  p50 {np_ * 1000:7.1f} ms  p90 "
+          f"{sorted(n)[int(0.9 * (len(n) - 1))] * 1000:.1f} ms over {len(n)} steps")
+    print(f"baseline: Textual Markdown widget, the longest step alone  p50 {msp * 1000:7.1f} ms")
+    print(f"ratio next-step/baseline: {np_ / msp:.2f}x   goal: next step <= 50 ms p50")
     return 0
 
 

@@ -1,6 +1,6 @@
 """The kernel-related commands of ``fm-tutor``: ``run-cells``, ``export`` and ``kernels``, plus the kernel benchmark.
 
-tutor/cli.py calls :func:`add_commands` with its subparsers and :func:`run` with the parsed args
+tutor/cli/entry.py calls :func:`add_commands` with its subparsers and :func:`run` with the parsed args
 (``run`` returns None for commands that are not its own). Imports stay lazy.
 """
 from __future__ import annotations
