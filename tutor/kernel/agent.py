@@ -66,7 +66,7 @@ class _Agent:
         from jupyter_client import AsyncKernelManager
         from jupyter_client.kernelspec import KernelSpecManager
 
-        from tutor.kernel.pool import KERNEL_NAME, default_runtime_dir, kernel_env, private_dir, write_kernelspec
+        from tutor.kernel.spec import KERNEL_NAME, default_runtime_dir, kernel_env, private_dir, write_kernelspec
 
         self.workdir = private_dir(default_runtime_dir() / f"agent-{os.getpid()}")
         km = AsyncKernelManager(kernel_name=KERNEL_NAME,

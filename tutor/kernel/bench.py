@@ -15,7 +15,7 @@ async def _raw_roundtrips(n: int, warm: int = 5, pool_kernel=None, pool_times: l
     from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpecManager
 
-    from tutor.kernel.pool import KERNEL_NAME, write_kernelspec
+    from tutor.kernel.spec import KERNEL_NAME, write_kernelspec
 
     d = Path(tempfile.mkdtemp(prefix="fm-raw-"))
     t_start = time.perf_counter()
