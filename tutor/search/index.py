@@ -255,7 +255,7 @@ class SearchIndex:
                         "SELECT lesson_id, step_id, snippet(notes, 0, ?, ?, '…', 14), bm25(notes) AS score "
                         "FROM notes WHERE notes MATCH ? ORDER BY score LIMIT ?",
                         [MARK_OPEN, MARK_CLOSE, note_query, limit]).fetchall():
-                    hits.append(Hit("note", r[0], self._lesson_title(r[0]), r[1], self._step_title(r[0], r[1]),
+                    hits.append(Hit("note", r[0], self.lesson_title(r[0]), r[1], self._step_title(r[0], r[1]),
                                     r[2], r[3], words))
         hits.sort(key=lambda h: h.score)
         return hits[:limit]
@@ -287,7 +287,7 @@ class SearchIndex:
             parts.append("Questions:\n" + quiz)
         return "\n\n".join(p for p in parts if p)
 
-    def _lesson_title(self, lesson_id: str) -> str:
+    def lesson_title(self, lesson_id: str) -> str:
         e = self.course.entries.get(lesson_id)
         return e.title if e else lesson_id
 
