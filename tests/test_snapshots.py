@@ -93,3 +93,53 @@ def test_help(snap_compare, fixture_course, tmp_path, size):
         await _quiet(pilot)
 
     assert snap_compare(_app(fixture_course, tmp_path), terminal_size=size, run_before=go)
+
+
+def _course_app(tmp_path):
+    """The real course (lessons written in this checkout), for the search, notes and ask screens."""
+    from pathlib import Path
+
+    store = ProgressStore(tmp_path / "snap.db")
+    store.set_bookmark("02", "chinchilla", True)
+    store.save_note("02", "chinchilla", "Compute-optimal: about 20 tokens per parameter.")
+    store.save_note("01", "modern-decoder", "GQA shares K and V between query heads.")
+    store.flush()
+    return TutorApp(course=load_course(Path(__file__).resolve().parent.parent / "content"), store=store)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_search(snap_compare, tmp_path, size):
+    from tests.helpers import wait_for
+
+    async def go(pilot):
+        await pilot.press("slash")
+        assert await wait_for(pilot, lambda: pilot.app.screen.ready)
+        await pilot.press(*"GQA")
+        await _quiet(pilot)
+
+    assert snap_compare(_course_app(tmp_path), terminal_size=size, run_before=go)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_notes(snap_compare, tmp_path, size):
+    async def go(pilot):
+        await pilot.press("N")
+        await _quiet(pilot)
+
+    assert snap_compare(_course_app(tmp_path), terminal_size=size, run_before=go)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_ask_fm_tiny(snap_compare, tmp_path, size):
+    from tests.helpers import wait_for
+
+    async def go(pilot):
+        pilot.app.open_lesson("02", "chinchilla")
+        assert await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "ReaderScreen")
+        await pilot.press("K")
+        await pilot.press(*"why does Chinchilla use more tokens than Kaplan?")
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: pilot.app.screen.links)
+        await _quiet(pilot)
+
+    assert snap_compare(_course_app(tmp_path), terminal_size=size, run_before=go)

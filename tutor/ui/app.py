@@ -35,7 +35,7 @@ class TutorApp(App[int]):
         Binding("H", "go_home", "Home", id="home", show=False),
         Binding("M", "roadmap", "Roadmap", id="roadmap", show=False),
         Binding("P", "paths", "Paths", id="paths", show=False),
-        Binding("slash", "search", "Search", id="search"),
+        Binding("slash", "search", "Search", id="search", show=False),
         Binding("N", "notes", "Notes", id="notes", show=False),
         Binding("q", "quit", "Quit", id="quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),

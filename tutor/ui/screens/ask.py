@@ -20,9 +20,8 @@ from tutor.widgets.key_bar import KeyBar
 log = logging.getLogger(__name__)
 
 TOO_SMALL_TEXT = (
-    "The configured model is the built-in fm-tiny (about a million parameters): far too small to answer "
-    "questions, so nothing is generated. These are the steps of the course that match your question; "
-    "enter opens one. Configure a chat model (for instance vLLM on a GPU box, see README) for answers."
+    "fm-tiny (the built-in 1M-parameter model) is far too small to answer, so nothing is generated. Below: the "
+    "steps that match your question (down, then enter opens one). For answers, configure a chat model (README: vLLM)."
 )
 
 

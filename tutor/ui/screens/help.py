@@ -8,7 +8,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-KEY_NAMES = {"question_mark": "?", "escape": "esc", "enter": "enter", "right": "→", "left": "←"}
+KEY_NAMES = {"question_mark": "?", "slash": "/", "escape": "esc", "enter": "enter", "right": "→", "left": "←"}
 
 
 def _key(k: str) -> str:

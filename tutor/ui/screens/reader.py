@@ -44,7 +44,7 @@ class ReaderScreen(Screen):
         Binding("tab", "app.focus_next", "Next item", show=False, id="reader.focus-next"),
         Binding("b", "bookmark", "Bookmark", show=False, id="reader.bookmark"),
         Binding("w", "note", "Note", show=False, id="reader.note"),
-        Binding("K", "ask", "Ask", id="reader.ask"),
+        Binding("K", "ask", "Ask", show=False, id="reader.ask"),
     ]
 
     def __init__(self, lesson: Lesson | None = None, step_id: str | None = None) -> None:

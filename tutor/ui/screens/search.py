@@ -3,6 +3,7 @@ Ask panel of the reader. The index and the ask pipeline are :mod:`tutor.search`'
 from __future__ import annotations
 
 import logging
+import re
 
 from rich.text import Text
 from textual import work
@@ -27,8 +28,7 @@ def hit_option(i: int, h: Hit) -> Option:
         t.append("  (your note)", style="italic")
     t.append("\n  ")
     for piece, hl in h.parts():
-        t.append(" ".join(piece.split()) + (" " if piece.endswith((" ", "\n")) else ""),
-                 style="bold reverse" if hl else "dim")
+        t.append(re.sub(r"\s+", " ", piece), style="bold reverse" if hl else "dim")
     return Option(t, id=f"hit-{i}")
 
 
