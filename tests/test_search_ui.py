@@ -154,3 +154,31 @@ async def test_help_lists_the_new_keys(tmp_path):
         text = "\n".join(widget_text(w, 80) for w in app.screen.query("Static"))
         for want in ("/", "Search", "Bookmark", "Note", "Ask", "Notes", "Prompt"):
             assert want in text, want
+
+
+async def test_notes_survive_a_renamed_step(tmp_path):
+    """Notes are keyed by the step's stable id: renaming its heading keeps them, under the new title."""
+    import shutil
+
+    root = tmp_path / "course"
+    shutil.copytree(ROOT / "content", root, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    store = ProgressStore(tmp_path / "p.db")
+    store.save_note("02", "kaplan", "N grows faster than D")
+    store.set_bookmark("02", "kaplan", True)
+    store.flush()
+    lesson = root / "lessons" / "02_Scaling_Laws.md"
+    text = lesson.read_text(encoding="utf-8")
+    assert "## 5. Kaplan et al. (2020): the first scaling laws {#kaplan}" in text
+    lesson.write_text(text.replace("## 5. Kaplan et al. (2020): the first scaling laws {#kaplan}",
+                                   "## 5. The Kaplan laws, renamed {#kaplan}"), encoding="utf-8")
+    app = TutorApp(course=load_course(root), store=store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("N")
+        lst = app.screen.query_one("#notes-list", OptionList)
+        rows = [plain(lst.get_option_at_index(i).prompt) for i in range(lst.option_count)]
+        assert any("[note] 5. The Kaplan laws, renamed" in r for r in rows), rows
+        assert any("[bookmark] 5. The Kaplan laws, renamed" in r for r in rows), rows
+        lst.highlighted = next(i for i, r in enumerate(rows) if "[note]" in r)
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ReaderScreen))
+        assert app.screen.lesson.steps[app.screen.index].title == "5. The Kaplan laws, renamed"

@@ -116,3 +116,13 @@ def test_recall_at_5_on_the_quiz_questions(course_dir, tmp_path):
     recall, missed = recall_at(index, questions, k=5)
     assert recall >= 0.8, [(q.lesson_id, q.step_id, q.text) for q in missed]
     index.close()
+
+
+def test_an_unwritable_cache_dir_keeps_the_index_in_memory(course_dir, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache dir should be")
+    index = SearchIndex(load_course(course_dir), directory=blocker / "cache").open()
+    assert index.in_memory and index.search("chinchilla")[0].lesson_id == "02"
+    index.set_notes([("02", "kaplan", "a zyzzyvaquark kept in memory")])
+    assert [h.kind for h in index.search("zyzzyvaquark")] == ["note"]
+    index.close()

@@ -144,6 +144,7 @@ class SearchIndex:
         self._lock = threading.Lock()  # the UI searches from workers
         self._notes_hash = ""
         self.rebuilt = False  # whether the last open() built the index afresh
+        self.in_memory = False  # the cache dir could not be written: the index lives in memory for this run
 
     # ------------------------------------------------------------------ build
 
@@ -153,24 +154,31 @@ class SearchIndex:
             if self._conn is not None:
                 return self
             want = content_hash(self.course)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = None
             try:
-                conn = sqlite3.connect(self.path, check_same_thread=False)
-                row = conn.execute("SELECT value FROM meta WHERE key = 'content_hash'").fetchone()
-                current = row[0] if row else None
-            except sqlite3.DatabaseError as e:
-                log.info("search index %s unreadable (%s): rebuilding", self.path, e)
-                if conn is not None:
-                    conn.close()
-                self.path.unlink(missing_ok=True)
-                conn = sqlite3.connect(self.path, check_same_thread=False)
-                current = None
-            self.rebuilt = current != want
-            if self.rebuilt:
+                conn, current = self._connect()
+                self.rebuilt = current != want
+                if self.rebuilt:
+                    self._build(conn, want)
+            except (OSError, sqlite3.Error) as e:  # an unwritable cache dir: an index in memory, rebuilt per run
+                log.warning("search index %s cannot be written (%s): keeping it in memory", self.path, e)
+                self.in_memory = self.rebuilt = True
+                conn = sqlite3.connect(":memory:", check_same_thread=False)
                 self._build(conn, want)
             self._conn = conn
         return self
+
+    def _connect(self) -> tuple[sqlite3.Connection, str | None]:
+        """The cache file and the content hash it was built from (None: build it); an unreadable file is replaced."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, check_same_thread=False)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'content_hash'").fetchone()
+            return conn, (row[0] if row else None)
+        except sqlite3.DatabaseError as e:  # no meta table yet, or not a database at all
+            log.info("search index %s unreadable (%s): rebuilding", self.path, e)
+            conn.close()
+            self.path.unlink(missing_ok=True)
+            return sqlite3.connect(self.path, check_same_thread=False), None
 
     def _build(self, conn: sqlite3.Connection, digest: str) -> None:
         docs = course_docs(self.course)

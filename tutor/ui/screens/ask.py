@@ -34,6 +34,8 @@ class AskScreen(ModalScreen[None]):
         Binding("down", "sources", "Sources", show=False, id="ask.sources"),
     ]
 
+    GENERATION: dict = {}  # extra request fields (e.g. a generation_config); empty: the server's defaults
+
     def __init__(self, lesson_id: str, step_id: str, step_title: str) -> None:
         super().__init__()
         self.lesson_id, self.step_id, self.step_title = lesson_id, step_id, step_title
@@ -97,7 +99,8 @@ class AskScreen(ModalScreen[None]):
             return
         app.call_from_thread(self._status, f"Asking {endpoint.model}…")
         try:
-            for piece in stream_answer(endpoint.base_url, endpoint.api_key, endpoint.model, plan.messages):
+            for piece in stream_answer(endpoint.base_url, endpoint.api_key, endpoint.model, plan.messages,
+                                       extra=self.GENERATION):
                 app.call_from_thread(self._append, piece)
         except AskError as e:
             log.info("ask failed: %s", e)
