@@ -115,6 +115,8 @@ def test_search(snap_compare, tmp_path, size):
         await pilot.press("slash")
         assert await wait_for(pilot, lambda: pilot.app.screen.ready)
         await pilot.press(*"GQA")
+        await pilot.pause()
+        await pilot.press("down")  # to the results (the query's cursor would blink into the picture)
         await _quiet(pilot)
 
     assert snap_compare(_course_app(tmp_path), terminal_size=size, run_before=go)
@@ -135,11 +137,20 @@ def test_ask_fm_tiny(snap_compare, tmp_path, size):
 
     async def go(pilot):
         pilot.app.open_lesson("02", "chinchilla")
-        assert await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "ReaderScreen")
+        from tutor.widgets.step_view import StepView
+
+        def painted():  # the step fully mounted and its table of steps filled: nothing left to change under the panel
+            screen = pilot.app.screen
+            return (type(screen).__name__ == "ReaderScreen" and screen.paints >= 1
+                    and all(v.complete for v in screen.query(StepView)) and screen.query_one("#toc").visible)
+
+        assert await wait_for(pilot, painted)
+        await pilot.pause()
         await pilot.press("K")
         await pilot.press(*"why does Chinchilla use more tokens than Kaplan?")
         await pilot.press("enter")
         assert await wait_for(pilot, lambda: pilot.app.screen.links)
+        await pilot.press("down")  # to the links (the question's cursor would blink into the picture)
         await _quiet(pilot)
 
     assert snap_compare(_course_app(tmp_path), terminal_size=size, run_before=go)
