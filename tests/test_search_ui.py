@@ -182,3 +182,15 @@ async def test_notes_survive_a_renamed_step(tmp_path):
         await pilot.press("enter")
         assert await wait_for(pilot, lambda: isinstance(app.screen, ReaderScreen))
         assert app.screen.lesson.steps[app.screen.index].title == "5. The Kaplan laws, renamed"
+
+
+async def test_the_palette_opens_search_and_notes(tmp_path):
+    app = make_app(tmp_path / "p.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        for name, screen_cls in (("Notes and bookmarks", NotesScreen), ("Search the course", SearchScreen)):
+            await pilot.press("ctrl+p")
+            await pilot.press(*name)
+            assert await wait_for(pilot, lambda: app.screen.query("CommandList") and
+                                  app.screen.query_one("CommandList").option_count > 0)
+            await pilot.press("enter")
+            assert await wait_for(pilot, lambda: isinstance(app.screen, screen_cls)), (name, app.screen)
