@@ -33,6 +33,11 @@ Tables
 ``review_logs(id, at, key -> review_cards ON DELETE CASCADE, rating, log JSON)``
     ``rating`` is ``again`` | ``hard`` | ``good`` | ``easy``; ``log`` is fsrs
     ``ReviewLog.to_dict()``.
+``bookmarks(lesson_id, step_id, created_at; PK (lesson_id, step_id))``
+    A step the learner bookmarked.
+``notes(lesson_id, step_id, text, updated_at; PK (lesson_id, step_id))``
+    The learner's note on a step (one per step; an empty note is deleted). Both are keyed by the step's stable
+    id, so they survive a renamed heading.
 
 ``id`` columns are ``INTEGER PRIMARY KEY`` (rowid) and only order rows in time;
 nothing refers to them.
@@ -62,6 +67,8 @@ TABLES = (
     "exercise_results",
     "review_cards",
     "review_logs",
+    "bookmarks",
+    "notes",
 )
 
 # Tables that hold learner data (everything but meta), in an order that is safe
@@ -153,7 +160,22 @@ def _migration_2(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2]
+def _migration_3(db: sqlite_utils.Database) -> None:
+    """Bookmarks and notes, keyed by lesson id + step id."""
+    db.execute("""CREATE TABLE IF NOT EXISTS bookmarks (
+        lesson_id TEXT NOT NULL,
+        step_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (lesson_id, step_id))""")
+    db.execute("""CREATE TABLE IF NOT EXISTS notes (
+        lesson_id TEXT NOT NULL,
+        step_id TEXT NOT NULL,
+        text TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (lesson_id, step_id))""")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2, _migration_3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

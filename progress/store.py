@@ -348,6 +348,44 @@ class ProgressStore(DurableStore):
 
         self._submit(write, "retiring review cards")
 
+    # ------------------------------------------------------ bookmarks / notes
+
+    def set_bookmark(self, lesson_id: str, step_id: str, on: bool) -> None:
+        def write(db: sqlite_utils.Database) -> None:
+            if on:
+                db.execute("INSERT OR IGNORE INTO bookmarks(lesson_id, step_id, created_at) VALUES (?, ?, ?)",
+                           [lesson_id, step_id, iso()])
+            else:
+                db.execute("DELETE FROM bookmarks WHERE lesson_id = ? AND step_id = ?", [lesson_id, step_id])
+
+        self._submit(write, f"bookmark {lesson_id}/{step_id}")
+
+    def is_bookmarked(self, lesson_id: str, step_id: str) -> bool:
+        return self._one("SELECT 1 AS x FROM bookmarks WHERE lesson_id = ? AND step_id = ?", [lesson_id, step_id]) is not None
+
+    def bookmarks(self) -> list[dict]:
+        return self._rows("SELECT * FROM bookmarks ORDER BY lesson_id, created_at")
+
+    def save_note(self, lesson_id: str, step_id: str, text: str) -> None:
+        """Keep the learner's note on a step; blank text deletes it."""
+        body = str(text)
+
+        def write(db: sqlite_utils.Database) -> None:
+            if body.strip():
+                db["notes"].upsert({"lesson_id": lesson_id, "step_id": step_id, "text": body, "updated_at": iso()},
+                                   pk=("lesson_id", "step_id"))
+            else:
+                db.execute("DELETE FROM notes WHERE lesson_id = ? AND step_id = ?", [lesson_id, step_id])
+
+        self._submit(write, f"note on {lesson_id}/{step_id}")
+
+    def note(self, lesson_id: str, step_id: str) -> str | None:
+        row = self._one("SELECT text FROM notes WHERE lesson_id = ? AND step_id = ?", [lesson_id, step_id])
+        return row["text"] if row else None
+
+    def notes(self) -> list[dict]:
+        return self._rows("SELECT * FROM notes ORDER BY lesson_id, updated_at")
+
     # ---------------------------------------------------------- housekeeping
 
     def export_json(self) -> dict:

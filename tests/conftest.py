@@ -30,3 +30,4 @@ def _isolated_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("FM_TUTOR_DETACH_IDLE", "0")  # test apps' kernels stop with them (none left detached)
     monkeypatch.setenv("FM_TUTOR_MODEL_SERVER", "off")  # Pilot tests do not start transformers serve
     monkeypatch.setenv("FM_TUTOR_RUNTIME_DIR", str(tmp_path / "run"))  # no warm spare kernel per test app (2 cores)
+    monkeypatch.setenv("FM_TUTOR_CACHE_DIR", str(tmp_path / "cache"))  # the search index of each test its own

@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = {"tutor.widgets": ROOT / "widgets", "tutor.progress": ROOT / "progress", "tutor.content": ROOT / "content"}
-LAYERS = [["tutor.cli", "tutor.runtime"], ["tutor.ui"], ["tutor.widgets"], ["tutor.learning"],
+LAYERS = [["tutor.cli", "tutor.runtime"], ["tutor.ui"], ["tutor.widgets"], ["tutor.learning", "tutor.search"],
           ["tutor.kernel", "tutor.backend", "tutor.progress"], ["tutor.course"], ["tutor.core"], ["tutor.models"]]
 
 
@@ -63,14 +63,14 @@ def test_widgets_touch_neither_sqlite_store_nor_kernels():
 
 
 def test_no_textual_below_the_ui():
-    loaded = loaded_after_importing(["tutor.course", "tutor.progress", "tutor.learning", "tutor.kernel",
+    loaded = loaded_after_importing(["tutor.course", "tutor.progress", "tutor.learning", "tutor.search", "tutor.kernel",
                                      "tutor.backend", "tutor.runtime", "tutor.core"])
     bad = [m for m in loaded if m.split(".")[0] in ("textual", "rich")]
     assert not bad, bad[:20]
 
 
 def test_heavy_ml_only_in_the_runtime_and_the_model_build():
-    loaded = loaded_after_importing(["tutor.cli", "tutor.ui", "tutor.widgets", "tutor.learning", "tutor.kernel",
+    loaded = loaded_after_importing(["tutor.cli", "tutor.ui", "tutor.widgets", "tutor.learning", "tutor.search", "tutor.kernel",
                                      "tutor.progress", "tutor.course", "tutor.core", "tutor.backend"],
                                     skip=("tutor.backend.modelbuild",))
     bad = [m for m in loaded if m.split(".")[0] in ("torch", "transformers", "peft", "vllm")]

@@ -93,3 +93,64 @@ def test_help(snap_compare, fixture_course, tmp_path, size):
         await _quiet(pilot)
 
     assert snap_compare(_app(fixture_course, tmp_path), terminal_size=size, run_before=go)
+
+
+def _course_app(tmp_path):
+    """The real course (lessons written in this checkout), for the search, notes and ask screens."""
+    from pathlib import Path
+
+    store = ProgressStore(tmp_path / "snap.db")
+    store.set_bookmark("02", "chinchilla", True)
+    store.save_note("02", "chinchilla", "Compute-optimal: about 20 tokens per parameter.")
+    store.save_note("01", "modern-decoder", "GQA shares K and V between query heads.")
+    store.flush()
+    return TutorApp(course=load_course(Path(__file__).resolve().parent.parent / "content"), store=store)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_search(snap_compare, tmp_path, size):
+    from tests.helpers import wait_for
+
+    async def go(pilot):
+        await pilot.press("slash")
+        assert await wait_for(pilot, lambda: pilot.app.screen.ready)
+        await pilot.press(*"GQA")
+        await pilot.pause()
+        await pilot.press("down")  # to the results (the query's cursor would blink into the picture)
+        await _quiet(pilot)
+
+    assert snap_compare(_course_app(tmp_path), terminal_size=size, run_before=go)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_notes(snap_compare, tmp_path, size):
+    async def go(pilot):
+        await pilot.press("N")
+        await _quiet(pilot)
+
+    assert snap_compare(_course_app(tmp_path), terminal_size=size, run_before=go)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_ask_fm_tiny(snap_compare, tmp_path, size):
+    from tests.helpers import wait_for
+
+    async def go(pilot):
+        pilot.app.open_lesson("02", "chinchilla")
+        from tutor.widgets.step_view import StepView
+
+        def painted():  # the step fully mounted and its table of steps filled: nothing left to change under the panel
+            screen = pilot.app.screen
+            return (type(screen).__name__ == "ReaderScreen" and screen.paints >= 1
+                    and all(v.complete for v in screen.query(StepView)) and screen.query_one("#toc").visible)
+
+        assert await wait_for(pilot, painted)
+        await pilot.pause()
+        await pilot.press("K")
+        await pilot.press(*"why does Chinchilla use more tokens than Kaplan?")
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: pilot.app.screen.links)
+        await pilot.press("down")  # to the links (the question's cursor would blink into the picture)
+        await _quiet(pilot)
+
+    assert snap_compare(_course_app(tmp_path), terminal_size=size, run_before=go)

@@ -124,6 +124,29 @@ class StepView(Vertical):
         if rest:
             self.mount_all(rest)
 
+    def block_widget_count(self) -> int:
+        """How many widgets the whole step mounts (hidden cells have none)."""
+        return sum(1 for b in self.blocks if not (isinstance(b, Cell) and b.is_hidden))
+
+    def widget_matching(self, terms) -> Widget | None:
+        """The first mounted block widget whose text mentions one of ``terms`` (a search's words; roughly their
+        stems, so "scaling" finds "scaled"), or None."""
+        stems = [t.lower()[: max(3, len(t) - 2)] for t in terms if t]
+        for w in self.children:
+            if isinstance(w, ProseBlock):
+                text = w.markdown
+            elif getattr(w, "cell", None) is not None:
+                text = w.cell.code
+            elif getattr(w, "quiz", None) is not None:
+                q = w.quiz
+                text = " ".join([q.question] + [c.text for c in q.choices] + [c.text for c in q.items])
+            else:
+                continue
+            low = text.lower()
+            if any(s in low for s in stems):
+                return w
+        return None
+
     @staticmethod
     def warm_up_widget() -> Widget:
         """A small step-title + prose pair, for warming the stylesheet (see ReaderScreen.warm_up)."""

@@ -172,7 +172,7 @@ def test_migrates_v1_database(tmp_path):
 
     s = ProgressStore(path)
     try:
-        assert s.schema_version() == SCHEMA_VERSION == 2
+        assert s.schema_version() == SCHEMA_VERSION == 3
         assert s.lesson_state("01").status == "done"
         assert s.lesson_state("01").last_step == "s9"
         assert s.cell_edit("01", "c") == "old code"

@@ -251,6 +251,8 @@ def _populate(s: ProgressStore) -> None:
         s.review_answer(f"{lesson}:q1", lesson, True, now=T0)
         s.review_answer(f"{lesson}:q1", lesson, False, now=T0 + timedelta(days=1))
     s.set_lesson_done("01")
+    s.set_bookmark("01", "s1", True)
+    s.save_note("01", "s1", "RoPE finally clicked here")
 
 
 def _tables(s: ProgressStore) -> dict:
@@ -335,3 +337,43 @@ def test_progress_imports_no_ui_or_ml_libraries():
     code = "import sys, progress; print(sorted(m for m in ('textual', 'torch', 'transformers') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_bookmarks_and_notes(store):
+    store.set_bookmark("02", "kaplan", True)
+    store.set_bookmark("02", "kaplan", True)  # twice is once
+    store.set_bookmark("01", "intro", True)
+    assert store.is_bookmarked("02", "kaplan")
+    assert [(b["lesson_id"], b["step_id"]) for b in store.bookmarks()] == [("01", "intro"), ("02", "kaplan")]
+    store.set_bookmark("01", "intro", False)
+    assert not store.is_bookmarked("01", "intro")
+    store.save_note("02", "kaplan", "first draft")
+    store.save_note("02", "kaplan", "Kaplan: N grows faster than D")
+    assert store.note("02", "kaplan") == "Kaplan: N grows faster than D"
+    assert [n["text"] for n in store.notes()] == ["Kaplan: N grows faster than D"]
+    store.save_note("02", "kaplan", "   ")  # a blank note is no note
+    assert store.note("02", "kaplan") is None and store.notes() == []
+
+
+def test_notes_migrate_from_v2(tmp_path):
+    """A v2 database (before notes) opens, migrates, and keeps its rows; notes work afterwards."""
+    import sqlite_utils
+
+    from tutor.progress import schema
+
+    path = tmp_path / "progress.db"
+    db = sqlite_utils.Database(path)
+    db.conn.execute("BEGIN IMMEDIATE")
+    schema.migrate(db, upto=2)
+    db.conn.execute("COMMIT")
+    db.execute("INSERT INTO lessons(lesson_id, status) VALUES ('03', 'done')")
+    db.conn.commit()
+    db.close()
+    s = ProgressStore(path)
+    try:
+        assert s.schema_version() == SCHEMA_VERSION
+        assert s.lesson_state("03").status == "done"
+        s.save_note("03", "emergence", "sharp vs smooth metrics")
+        assert s.note("03", "emergence") == "sharp vs smooth metrics"
+    finally:
+        s.close()

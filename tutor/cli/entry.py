@@ -83,6 +83,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--public-url", help="the URL the browser uses, if it differs (e.g. behind an SSH tunnel)")
     _add_common(p)
 
+    p = sub.add_parser(
+        "search",
+        help="search the whole course (prose, code, quizzes) and your notes",
+        description="Search every written lesson's prose, code cells and quiz text, and your notes (SQLite FTS5, "
+        "porter stemming, bm25 ranking). Every word must match; the last may be a prefix. Open a hit with "
+        "`fm-tutor lesson ID --step STEP`. The index lives in the user cache dir (env FM_TUTOR_CACHE_DIR) and is "
+        "rebuilt when the course files change.",
+    )
+    p.add_argument("query", nargs="+", help="the words to look for")
+    p.add_argument("--json", action="store_true", help="print the hits as JSON")
+    p.add_argument("-n", "--limit", type=int, default=10, help="how many hits (default 10)")
+    _add_common(p)
+
     p = sub.add_parser("check", help="validate a course directory (lesson format, quizzes, references)", description="Validate the lessons and course.toml of a course directory. Prints file:line: message for every problem; exits 1 on any error.")
     p.add_argument("dir", nargs="?", help="course directory holding course.toml (default: the installed course)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors and the summary")
@@ -91,10 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", nargs="?", help="course directory (default: the installed course)")
 
     p = sub.add_parser("bench", help="benchmarks against a baseline in the same run (reader, startup, kernel, model, ...)", description="Run a benchmark and print its figures against a baseline measured in the same run.")
-    p.add_argument("what", nargs="?", default="reader", choices=["reader", "startup", "kernel", "model", "progress", "dashboard"],
+    p.add_argument("what", nargs="?", default="reader", choices=["reader", "startup", "kernel", "model", "progress", "dashboard", "search"],
                    help="reader: first step vs Textual's Markdown on the whole lesson; startup: first screen in tmux vs a "
                    "minimal Textual app; kernel: round trip, first output, interrupt, RSS, key latency under output; "
-                   "model: served vs raw generate tokens/s; progress: event writes; dashboard: 10k events")
+                   "model: served vs raw generate tokens/s; progress: event writes; dashboard: 10k events; "
+                   "search: query latency p50/p95 vs a LIKE scan, and recall@5 on the course's quiz questions")
     p.add_argument("--runs", type=int, default=5, help="repetitions (default 5)")
     _add_common(p)
     return ap
@@ -122,11 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     if cmd == "bench":
         from tutor.cli.bench import run_bench
 
-        return run_bench(args.what, runs=args.runs)
+        return run_bench(args.what, runs=args.runs, content=args.ctx.content)
     if cmd == "path" and not args.path:
         return cmd_list_paths(args)
     if cmd == "progress":
         return cmd_progress(args)
+    if cmd == "search":
+        return cmd_search(args)
     if cmd == "serve":
         return cmd_serve(args)
     from tutor.cli import backend as cli_backend
@@ -266,6 +282,49 @@ def cmd_progress(args) -> int:
         return 0
     finally:
         store.close()
+
+
+def cmd_search(args) -> int:
+    import json
+
+    from tutor.course import CourseError, load_course
+    from tutor.progress import ProgressStore
+    from tutor.search import SearchError, SearchIndex
+
+    if args.limit < 1:
+        print("fm-tutor: --limit must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        course = load_course(args.ctx.content)
+    except CourseError as e:
+        print(f"fm-tutor: cannot load the course:\n{e}", file=sys.stderr)
+        return 1
+    index = SearchIndex(course).open()
+    store = ProgressStore(args.ctx.db_path())
+    try:
+        index.set_notes((n["lesson_id"], n["step_id"], n["text"]) for n in store.notes())
+    finally:
+        store.close()
+    text = " ".join(args.query)
+    try:
+        hits = index.search(text, limit=args.limit)
+    except SearchError as e:
+        print(f"fm-tutor: {e}", file=sys.stderr)
+        return 2
+    finally:
+        index.close()
+    if args.json:
+        print(json.dumps({"query": text, "hits": [h.as_dict() for h in hits]}, indent=1, ensure_ascii=False))
+        return 0
+    if not hits:
+        print(f"no match for {text!r} in {len(course.written_ids())} written lesson(s)")
+        return 1
+    bold = sys.stdout.isatty()
+    for h in hits:
+        where = f"{h.lesson_id} {h.lesson_title} > {h.step_title}" + ("  [your note]" if h.kind == "note" else "")
+        snippet = " ".join(h.plain_snippet("\033[1m" if bold else "[", "\033[0m" if bold else "]").split())
+        print(f"{where}\n    {snippet}\n    fm-tutor lesson {h.lesson_id} --step {h.step_id}")
+    return 0
 
 
 def cmd_serve(args) -> int:

@@ -167,6 +167,7 @@ ENV_DATA_DIR = _env("FM_TUTOR_DATA_DIR", "where progress.db lives (--data-dir)",
 ENV_CONTENT = _env("FM_TUTOR_CONTENT", "a course directory to use instead of the installed one (--content)", "location")
 ENV_RUNTIME_DIR = _env("FM_TUTOR_RUNTIME_DIR", "the runtime dir: endpoint file, GPU locks, detached registry",
                        "location")
+ENV_CACHE_DIR = _env("FM_TUTOR_CACHE_DIR", "where the search index lives (default: the user cache dir)", "location")
 ENV_LOG_FILE = _env("FM_TUTOR_LOG_FILE", "the log file (default: fm-tutor.log in the user state dir)", "location")
 ENV_LOG_LEVEL = _env("FM_TUTOR_LOG_LEVEL", "debug | info | warning | error (--log-level)", "switch")
 ENV_ASCII = _env("FM_TUTOR_ASCII", "1: ASCII glyphs only (as on the Linux console)", "switch")
@@ -209,6 +210,16 @@ def config_path() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_config_dir("fm-tutor")) / "config.toml"
+
+
+def cache_dir() -> Path:
+    """Where rebuildable files live (the search index): FM_TUTOR_CACHE_DIR, or the user cache dir."""
+    env = env_value(ENV_CACHE_DIR)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("fm-tutor"))
 
 
 def runtime_dir() -> Path:

@@ -35,6 +35,8 @@ class TutorApp(App[int]):
         Binding("H", "go_home", "Home", id="home", show=False),
         Binding("M", "roadmap", "Roadmap", id="roadmap", show=False),
         Binding("P", "paths", "Paths", id="paths", show=False),
+        Binding("slash", "search", "Search", id="search", show=False),
+        Binding("N", "notes", "Notes", id="notes", show=False),
         Binding("q", "quit", "Quit", id="quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
@@ -74,6 +76,7 @@ class TutorApp(App[int]):
         self._server = services.model_server  # tutor.backend.supervisor.ModelServer, started after the first paint
         self.model_server = None  # the server once started
         self.model_status = ""
+        self._search_index = None  # tutor.search.SearchIndex, opened (built if need be) when first searched
 
     # ------------------------------------------------------------------ lifecycle
     def on_mount(self) -> None:
@@ -289,6 +292,8 @@ class TutorApp(App[int]):
             log.debug("_stop_kernels: the atexit hook of the pool tries again", exc_info=True)
 
     def on_unmount(self) -> None:
+        if self._search_index is not None:
+            self._search_index.close()
         self._release_model_server()
         self._stop_kernels()
         if self._hangup_installed:
@@ -306,7 +311,9 @@ class TutorApp(App[int]):
             log.debug("on_unmount: never lose the exit over a flush problem; the store reports in status", exc_info=True)
 
     # ------------------------------------------------------------------ navigation
-    def open_lesson(self, lesson_id: str, step_id: str | None = None, _retry: int = 0) -> None:
+    def open_lesson(self, lesson_id: str, step_id: str | None = None, _retry: int = 0,
+                    reveal: tuple[str, ...] = ()) -> None:
+        """Open the reader at the lesson's step; ``reveal``: words of a search, scrolled into view."""
         from tutor.ui.screens.reader import ReaderScreen
 
         lesson = self.course.lesson(lesson_id)
@@ -324,12 +331,13 @@ class TutorApp(App[int]):
             step_id = self.store.lesson_state(lesson_id).last_step
         reader = self.reader_screen()
         if reader is not None and not reader.is_mounted and _retry < 50:  # being built right now: in a moment
-            self.set_timer(0.01, lambda: self.open_lesson(lesson_id, step_id, _retry=_retry + 1))
+            self.set_timer(0.01, lambda: self.open_lesson(lesson_id, step_id, _retry=_retry + 1, reveal=reveal))
             return
         if reader is None or not reader.is_mounted:  # not built yet: build it with the lesson in its first page
             if reader is not None:
                 self.uninstall_screen(reader)
             reader = ReaderScreen(lesson, step_id)
+            reader.reveal(reveal)
             self._reader = reader
             self.install_screen(reader, self._reader_name())
             self.push_screen(reader)
@@ -339,6 +347,7 @@ class TutorApp(App[int]):
         gc.disable()  # no collection pause between here and the paint (the reader's _painted turns it back on)
         self.set_timer(2.0, gc.enable)  # and if that paint never comes, in 2 s anyway
         mounted = reader.load(lesson, step_id)
+        reader.reveal(reveal)
 
         async def show() -> None:
             if mounted is not None:
@@ -426,6 +435,25 @@ class TutorApp(App[int]):
         from tutor.ui.screens.review import ReviewScreen
 
         self._replace_top(ReviewScreen)
+
+    def search_index(self):
+        """The course's search index (opened, and built on first use, by whoever calls it: a worker thread)."""
+        if self._search_index is None:
+            from tutor.search import SearchIndex
+
+            self._search_index = SearchIndex(self.course)
+        return self._search_index.open()
+
+    def action_search(self) -> None:
+        from tutor.ui.screens.search import SearchScreen
+
+        if not isinstance(self.screen, SearchScreen):
+            self.push_screen(SearchScreen())
+
+    def action_notes(self) -> None:
+        from tutor.ui.screens.search import NotesScreen
+
+        self._replace_top(NotesScreen)
 
     def action_help(self) -> None:
         from tutor.ui.screens.help import HelpScreen

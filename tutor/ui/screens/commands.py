@@ -22,6 +22,8 @@ class CourseCommands(Provider):
         yield ("Roadmap", app.action_roadmap, "the five phases and the Path A / B branch")
         yield ("Learning paths", app.action_paths, "choose or build a path")
         yield ("Continue learning", app.continue_learning, "open the step where you stopped")
+        yield ("Search the course", app.action_search, "prose, code, quizzes and your notes (/)")
+        yield ("Notes and bookmarks", app.action_notes, "your notes and bookmarked steps, by lesson (N)")
         yield ("Progress dashboard", app.action_dashboard, "paths, sections, time, accuracy, review, streak")
         yield ("Review due questions", app.action_review, "spaced review across all lessons")
         yield ("Doctor", app.action_doctor, "this machine vs the course's requirements; the built-in model")

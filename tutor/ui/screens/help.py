@@ -8,7 +8,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-KEY_NAMES = {"question_mark": "?", "escape": "esc", "enter": "enter", "right": "→", "left": "←"}
+KEY_NAMES = {"question_mark": "?", "slash": "/", "escape": "esc", "enter": "enter", "right": "→", "left": "←"}
 
 
 def _key(k: str) -> str:
@@ -42,9 +42,12 @@ class HelpScreen(ModalScreen[None]):
             from tutor.ui.screens.home import HomeScreen
             from tutor.ui.screens.paths import PathsScreen
             from tutor.ui.screens.reader import ReaderScreen
+            from tutor.ui.screens.ask import AskScreen
             from tutor.ui.screens.roadmap import RoadmapScreen
+            from tutor.ui.screens.search import NoteEditor, NotesScreen, SearchScreen
 
-            for cls in (HomeScreen, ReaderScreen, RoadmapScreen, PathsScreen):
+            for cls in (HomeScreen, ReaderScreen, RoadmapScreen, PathsScreen, SearchScreen, NotesScreen, NoteEditor,
+                        AskScreen):
                 if below is None or type(below) is not cls:
                     yield Static(bindings_table(cls.__name__.replace("Screen", ""), cls.BINDINGS))
             for extra_title, extra in getattr(self.app, "EXTRA_HELP", []):

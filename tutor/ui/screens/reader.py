@@ -42,6 +42,9 @@ class ReaderScreen(Screen):
         Binding("A", "run_lesson", "Run all", show=False, id="reader.run-lesson"),
         Binding("ctrl+k", "restart_kernel", "Restart kernel", show=False, id="reader.restart-kernel"),
         Binding("tab", "app.focus_next", "Next item", show=False, id="reader.focus-next"),
+        Binding("b", "bookmark", "Bookmark", show=False, id="reader.bookmark"),
+        Binding("w", "note", "Note", show=False, id="reader.note"),
+        Binding("K", "ask", "Ask", show=False, id="reader.ask"),
     ]
 
     def __init__(self, lesson: Lesson | None = None, step_id: str | None = None) -> None:
@@ -57,6 +60,8 @@ class ReaderScreen(Screen):
         self._paint_pending: StepView | None = None
         self._view: StepView | None = None
         self.paints = 0  # lessons/steps painted so far (`fm-tutor bench reader` waits on it)
+        self._reveal: tuple[str, ...] = ()  # words of a search to scroll into view once the step is in
+        self.revealed: Widget | None = None  # the block last scrolled into view for a search
         if lesson is not None:
             self._set_lesson(lesson, step_id)
 
@@ -130,6 +135,7 @@ class ReaderScreen(Screen):
         toc.visible = False
         scroll = self.query_one("#step-scroll", VerticalScroll)
         scroll.remove_children()
+        self._view = None  # until the new step reports ready
         mounted = scroll.mount(self._step_view(self.index))
         scroll.scroll_home(animate=False)
         self._opened()
@@ -181,6 +187,8 @@ class ReaderScreen(Screen):
         self.paints += 1
         if view is not None and view is self._view and view.is_attached:
             view.mount_rest()
+        if self._reveal:
+            self.call_after_refresh(self._do_reveal)
         self._fill_toc()
         if self._kernel_pending:
             self._kernel_pending = False
@@ -225,6 +233,7 @@ class ReaderScreen(Screen):
         self.index = index
         scroll = self.query_one("#step-scroll", VerticalScroll)
         scroll.remove_children()
+        self._view = None  # until the new step reports ready
         scroll.mount(self._step_view(index))
         scroll.scroll_home(animate=False)
         self._step_shown(index)
@@ -448,6 +457,64 @@ class ReaderScreen(Screen):
         self._account_time()
         if self.cells is not None and not self._left:
             self.cells.close()
+
+    # ------------------------------------------------------------------ search, bookmarks, notes, ask
+    def reveal(self, terms) -> None:
+        """Scroll the first block of the step that holds one of ``terms`` into view (now, or once it is painted)."""
+        self._reveal = tuple(terms or ())
+        self.revealed = None
+        if self._reveal and self._view is not None and self._view.is_attached and self._view.complete:
+            self.call_after_refresh(self._do_reveal)
+
+    def _do_reveal(self, tries: int = 0) -> None:
+        view = self._view
+        if not self._reveal or view is None or not view.is_attached:
+            return
+        target = view.widget_matching(self._reveal)
+        if target is None and tries < 20 and len(view.children) < view.block_widget_count():
+            self.call_after_refresh(self._do_reveal, tries + 1)  # the rest of the step is still being mounted
+            return
+        self._reveal = ()
+        if target is not None:
+            self.revealed = target
+            self.query_one("#step-scroll", VerticalScroll).scroll_to_widget(target, animate=False, top=True)
+
+    def _step_id(self) -> str:
+        return self.lesson.steps[self.index].id
+
+    def action_bookmark(self) -> None:
+        if self.lesson is None:
+            return
+        sid = self._step_id()
+        on = not self.app.store.is_bookmarked(self.lesson.id, sid)
+        self.app.store.set_bookmark(self.lesson.id, sid, on)
+        self.notify(("Bookmarked: " if on else "Bookmark removed: ") + self.lesson.steps[self.index].title)
+
+    def action_note(self) -> None:
+        if self.lesson is None:
+            return
+        from tutor.ui.screens.search import NoteEditor
+
+        lid, sid = self.lesson.id, self._step_id()
+        title = self.lesson.steps[self.index].title
+
+        def saved(text: str | None) -> None:
+            if text is None:
+                return
+            old = self.app.store.note(lid, sid) or ""
+            if text == old:
+                return
+            self.app.store.save_note(lid, sid, text)
+            self.notify("Note saved." if text.strip() else "Note deleted.")
+
+        self.app.push_screen(NoteEditor(f"{lid} › {title}", self.app.store.note(lid, sid) or ""), saved)
+
+    def action_ask(self) -> None:
+        if self.lesson is None:
+            return
+        from tutor.ui.screens.ask import AskScreen
+
+        self.app.push_screen(AskScreen(self.lesson.id, self._step_id(), self.lesson.steps[self.index].title))
 
     # ------------------------------------------------------------------ actions
     def action_next_step(self) -> None:
