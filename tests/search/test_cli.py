@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tutor.cli.main import main
+from tutor.cli.entry import main
 from tutor.progress import ProgressStore
 
 pytestmark = pytest.mark.timeout(180)
