@@ -32,21 +32,21 @@ def test_search_command_refuses_bad_input(capsys):
 def test_notes_survive_export_import_and_are_searched(tmp_path, capsys):
     data = tmp_path / "data"
     store = ProgressStore(data / "progress.db")
-    store.save_note("02", "chinchilla", "compute-optimal finally clicked")
+    store.save_note("02", "chinchilla", "compute-optimal finally clicked (mnemonic: zorbaxian)")
     store.set_bookmark("02", "kaplan", True)
     store.close()
-    assert main(["search", "clicked"]) == 0
+    assert main(["search", "zorbaxian"]) == 0  # a word no lesson uses: the note is the match
     assert "[your note]" in capsys.readouterr().out
     export = tmp_path / "export.json"
     assert main(["progress", "--json", "-o", str(export)]) == 0
     dump = json.loads(export.read_text())
-    assert dump["tables"]["notes"][0]["text"] == "compute-optimal finally clicked"
+    assert dump["tables"]["notes"][0]["text"] == "compute-optimal finally clicked (mnemonic: zorbaxian)"
     assert dump["tables"]["bookmarks"][0]["step_id"] == "kaplan"
     other = tmp_path / "other"
     assert main(["progress", "--data-dir", str(other), "import", str(export), "--yes"]) == 0
     s = ProgressStore(other / "progress.db")
     try:
-        assert s.note("02", "chinchilla") == "compute-optimal finally clicked"
+        assert s.note("02", "chinchilla") == "compute-optimal finally clicked (mnemonic: zorbaxian)"
         assert s.is_bookmarked("02", "kaplan")
     finally:
         s.close()
