@@ -86,6 +86,7 @@ class ServerStatus:
     restarts: int = 0
     pid: int | None = None
     endpoint: Endpoint | None = None
+    rss: int | None = None  # the engine's resident memory in bytes (its workers included), None when unknown
 
 
 def current_endpoint(run_dir: Path | None = None, check: bool = True) -> Endpoint | None:

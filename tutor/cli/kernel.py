@@ -54,7 +54,7 @@ def _add_kernels(sub) -> None:
                        "for kernel.detach_idle seconds (FM_TUTOR_DETACH_IDLE; 0 = they stop with the app) and the next "
                        "fm-tutor reattaches to them; after that they are stopped by the next fm-tutor or `fm-tutor "
                        "kernels` (the model server also by a watcher process of its own). Without arguments: list them (kernels: lesson, pid, age, idle time; the model "
-                       "server: engine, model, pid, port, age, idle time). `fm-tutor kernels stop LESSON...` stops "
+                       "server: engine, model, pid, port, resident memory, age, idle time). `fm-tutor kernels stop LESSON...` stops "
                        "those kernels, `--server` the model server, `--all` everything detached. What a running "
                        "fm-tutor holds is listed as in use and never stopped.")
     p.add_argument("action", nargs="?", choices=["list", "stop"], default="list")
@@ -129,10 +129,14 @@ def _list_server(run_dir: Path | None) -> None:
     r = sd.listing(run_dir) if run_dir else None
     if r is None:
         return
-    print(f"{'model server':<14} {'engine':<12} {'model':<24} {'pid':>8} {'port':>6} {'age':>8} {'idle':>8}")
+    from tutor.core.procs import fmt_bytes, tree_rss
+
+    print(f"{'model server':<14} {'engine':<12} {'model':<20} {'pid':>8} {'port':>6} {'memory':>7} {'age':>8} "
+          f"{'idle':>8}")
     state = "  (in use by a running fm-tutor)" if r["in_use"] else "" if r["alive"] else "  (gone)"
-    print(f"{'':<14} {r.get('engine')!s:<12} {Path(str(r.get('model'))).name:<24} {r.get('pid')!s:>8} "
-          f"{r.get('port')!s:>6} {_duration(r['age']):>8} {_duration(r['idle']):>8}{state}")
+    mem = fmt_bytes(tree_rss(r.get("pid"))) if r["alive"] else "-"
+    print(f"{'':<14} {r.get('engine')!s:<12} {Path(str(r.get('model'))).name:<20} {r.get('pid')!s:>8} "
+          f"{r.get('port')!s:>6} {mem:>7} {_duration(r['age']):>8} {_duration(r['idle']):>8}{state}")
 
 
 def _kernels(args) -> int:
