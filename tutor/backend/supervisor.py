@@ -45,6 +45,7 @@ from tutor.backend.endpoint import (
 from tutor.backend.engines import build_command, select_engine, vllm_importable
 from tutor.backend.gpu import GpuInfo, GpuLock, nvidia_smi_gpus
 from tutor.core.config import Config, ModelNotFound, ResolvedModel, load_config, resolve_model, runtime_dir
+from tutor.core.registry import install
 from tutor.core.procs import AdoptedProcess, free_port, load_libc, preexec_die_with_parent, tree_rss
 
 log = logging.getLogger(__name__)
@@ -310,7 +311,7 @@ class ModelServer:
                 "base_url": self.endpoint.base_url, "api_key": self.endpoint.api_key, "model": self.model_name,
                 "served": self.endpoint.model, "engine": self.engine, "argv": self._argv,
                 "log_path": str(self.log_path), "gpus": self._gpu_indices, "started_at": self._started_at,
-                "detached_at": None, "owner": os.getpid()}
+                "detached_at": None, "owner": os.getpid(), **install()}
 
     def wait_ready(self, timeout: float | None = None) -> Endpoint:
         """Block until the server is ready (also across a restart); ServerError when it failed or stopped."""
