@@ -173,11 +173,11 @@ class TutorApp(App[int]):
         device = "cuda" if engine == "vllm" else "cpu"
         name = Path(str(self.config.model)).name
         label = {"starting": f"starting {st.elapsed:.0f}s", "loading": f"loading {st.elapsed:.0f}s"}.get(st.state.value, st.state.value)
-        text = f"model {label} · {name} · {engine} · {device}"  # the state first: it survives truncation
-        if st.rss and st.state.value == "ready":
+        if st.rss and st.state.value == "ready":  # the server's resident memory (its KV cache is bounded)
             from tutor.core.procs import fmt_bytes
 
-            text += f" · {fmt_bytes(st.rss)}"  # the server's resident memory (its KV cache is bounded)
+            label += f" · {fmt_bytes(st.rss)}"
+        text = f"model {label} · {name} · {engine} · {device}"  # state and memory first: they survive truncation
         try:
             self.call_from_thread(self._set_model_status, text, st.state.value, st.reason)
         except RuntimeError:  # the app is gone (exit in progress)
