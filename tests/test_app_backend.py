@@ -161,3 +161,25 @@ def _kernel_rows(xdg):
     from tutor.kernel import detach as reg
 
     return [r for base in _kernel_bases(xdg) for r in reg.listing(base)]
+
+
+async def test_status_line_shows_the_server_memory_and_marks_a_cut(fixture_course, tmp_path, monkeypatch):
+    """A ready server's resident memory follows its state in the key bar; where the status does not fit, it ends
+    in a marker instead of being cut silently."""
+    import asyncio
+
+    from tutor.backend.endpoint import ServerStatus, State
+
+    monkeypatch.setenv("FM_TUTOR_MODEL_SERVER", "off")
+    app = TutorApp(course=load_course(fixture_course), store=ProgressStore(tmp_path / "p.db"))
+    async with app.run_test(size=(160, 30)) as pilot:
+        st = ServerStatus(State.READY, engine="transformers", rss=419 << 20)
+        await asyncio.to_thread(app._server_state, st)
+        await pilot.pause()
+        assert app.model_status == "model ready · 419 MB · fm-tiny · transformers · cpu"
+        assert "model ready · 419 MB · fm-tiny · transformers · cpu" in widget_text(app.screen.query_one("KeyBar"),
+                                                                                     width=160)
+        await pilot.resize_terminal(118, 30)
+        await pilot.pause()
+        bar = widget_text(app.screen.query_one("KeyBar"), width=118)
+        assert "model ready · 419 MB" in bar and "transformers · cpu" not in bar and bar.rstrip().endswith("…"), bar
