@@ -189,3 +189,13 @@ def test_tree_rss_counts_children():
     assert tree_rss(p.pid) is None and tree_rss(None) is None
     assert (fmt_bytes(1536), fmt_bytes(700 << 20), fmt_bytes(3 << 30), fmt_bytes(None)) == \
         ("1.5 KB", "700 MB", "3.0 GB", "?")
+
+
+def test_bench_model_finds_its_script_in_the_source_tree(capsys):
+    """`fm-tutor bench model` and `bench progress` run tests/benchmarks/ scripts of the source tree (tutor/cli/ is
+    two levels below it; they once looked in tutor/tests/)."""
+    from tutor.cli.bench import bench_script
+
+    assert bench_script("bench_model.py") == Path(__file__).resolve().parents[1] / "benchmarks" / "bench_model.py"
+    assert bench_script("bench_progress.py") is not None
+    assert bench_script("no_such_bench.py") is None and "benchmark script not found" in capsys.readouterr().out

@@ -45,8 +45,8 @@ from tutor.backend.endpoint import (
 from tutor.backend.engines import build_command, select_engine, vllm_importable
 from tutor.backend.gpu import GpuInfo, GpuLock, nvidia_smi_gpus
 from tutor.core.config import Config, ModelNotFound, ResolvedModel, load_config, resolve_model, runtime_dir
-from tutor.core.registry import install
 from tutor.core.procs import AdoptedProcess, free_port, load_libc, preexec_die_with_parent, tree_rss
+from tutor.core.registry import install
 
 log = logging.getLogger(__name__)
 
