@@ -48,6 +48,9 @@ def test_another_installs_kernel_is_never_taken_culled_or_stopped(tmp_path, slee
     cf = tmp_path / "kernel-x.json"
     cf.write_text("{}")
     p = sleepers(str(cf))
+    from tests.helpers import wait_until
+
+    assert wait_until(lambda: procs.pid_alive(p.pid, str(cf)), 30)  # its command line names the file once it runs
     entry = {"connection_file": str(cf), "pid": p.pid, "started_at": time.time() - 7200,
              "detached_at": time.time() - 7200, "pool_dir": str(tmp_path), "owner": None, **OTHER}
     with reg.locked(base) as (entries, save):
