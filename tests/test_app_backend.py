@@ -121,3 +121,65 @@ def test_model_server_survives_hangup_and_the_next_app_reattaches(fixture_course
                 procs.kill_pid(p)
     assert stopped and stopped["pid"] == pid and not procs.pid_alive(pid)
 
+
+
+@pytest.mark.timeout(180)
+def test_exit_says_what_keeps_running_and_how_to_stop_it(fixture_course, tmp_path):
+    """detach_idle > 0 and a lesson open: on quit the terminal reads which kernels keep running, for how long and
+    the command that stops them."""
+    from tutor.kernel import detach as reg
+
+    kdir = tmp_path / "xdg"
+    kdir.mkdir(mode=0o700)
+    sock = "fmt-" + uuid.uuid4().hex[:8]
+    env = {"TERM": "xterm-256color", "FM_TUTOR_DATA_DIR": tmp_path / "data", "FM_TUTOR_CONTENT": fixture_course,
+           "FM_TUTOR_CONFIG": tmp_path / "config.toml", "FM_TUTOR_RUNTIME_DIR": tmp_path / "run",
+           "XDG_RUNTIME_DIR": kdir, "FM_TUTOR_DETACH_IDLE": "600", "FM_TUTOR_MODEL_SERVER": "off",
+           "FM_TUTOR_SPARE_KERNEL": "0"}
+    unset = " ".join(f"-u {k}" for k in ("COLUMNS", "LINES"))
+    cmd = (f"env {unset} {' '.join(f'{k}={v}' for k, v in env.items())} {sys.executable} -m tutor lesson 01; "
+           "sleep 60")  # the shell keeps the pane, and what the app printed at exit, on the screen
+    try:
+        _tmux(sock, "new-session", "-d", "-s", "one", "-x", "120", "-y", "30", cmd)
+        _screen(sock, "one", "Foundation", 60)
+        assert wait_for(lambda: any(r["in_use"] for r in _kernel_rows(kdir)), 90), "no kernel started"
+        _tmux(sock, "send-keys", "-t", "one", "C-q")
+        screen = "".join(_screen(sock, "one", "stops everything.", 60).splitlines())  # wrapped at 120 columns
+        assert "1 lesson kernel (01) keeps running detached for 10 min idle" in screen, screen
+        assert "`fm-tutor kernels stop --all` stops everything." in screen, screen
+    finally:
+        _tmux(sock, "kill-server")
+        for base in _kernel_bases(kdir):
+            reg.stop(base)
+
+
+def _kernel_bases(xdg):
+    return [p.parent for p in xdg.rglob("detached.json")]
+
+
+def _kernel_rows(xdg):
+    from tutor.kernel import detach as reg
+
+    return [r for base in _kernel_bases(xdg) for r in reg.listing(base)]
+
+
+async def test_status_line_shows_the_server_memory_and_marks_a_cut(fixture_course, tmp_path, monkeypatch):
+    """A ready server's resident memory follows its state in the key bar; where the status does not fit, it ends
+    in a marker instead of being cut silently."""
+    import asyncio
+
+    from tutor.backend.endpoint import ServerStatus, State
+
+    monkeypatch.setenv("FM_TUTOR_MODEL_SERVER", "off")
+    app = TutorApp(course=load_course(fixture_course), store=ProgressStore(tmp_path / "p.db"))
+    async with app.run_test(size=(160, 30)) as pilot:
+        st = ServerStatus(State.READY, engine="transformers", rss=419 << 20)
+        await asyncio.to_thread(app._server_state, st)
+        await pilot.pause()
+        assert app.model_status == "model ready · 419 MB · fm-tiny · transformers · cpu"
+        assert "model ready · 419 MB · fm-tiny · transformers · cpu" in widget_text(app.screen.query_one("KeyBar"),
+                                                                                     width=160)
+        await pilot.resize_terminal(118, 30)
+        await pilot.pause()
+        bar = widget_text(app.screen.query_one("KeyBar"), width=118)
+        assert "model ready · 419 MB" in bar and "transformers · cpu" not in bar and bar.rstrip().endswith("…"), bar

@@ -104,6 +104,10 @@ BODY_CASES = [
     ('```python id="c" tags=["check"]\nx\n```\n', 10, "needs exercise="),
     ('```python id="c" tags=["check"] exercise="nope"\nx\n```\n', 10, "is not a cell of this lesson"),
     ('```python id="g" tags=["gpu"] cpu_twin="nope"\nx\n```\n', 10, "cpu_twin 'nope'"),
+    ('```python id="r" requires="vllm"\nx\n```\n', 10, "requires must be a non-empty list of Python module names"),
+    ('```python id="r" requires=[]\nx\n```\n', 10, "requires must be a non-empty list"),
+    ('```python id="r" requires=["no such"]\nx\n```\n', 10, "requires must be a non-empty list"),
+    ('```python id="r" requires=[3]\nx\n```\n', 10, "requires must be a non-empty list"),
     ("```quiz\nid: q\ntype: single\nquestion: Q\nchoices:\n  - text: a\n    correct: true\n    explain: e\n  - text: b\n    correct: true\n    explain: e\n```\n", 14, "exactly one correct choice"),
     ("```quiz\nid: q\ntype: multi\nquestion: Q\nchoices:\n  - text: a\n    correct: false\n    explain: e\n  - text: b\n    correct: false\n    explain: e\n```\n", 14, "at least one correct"),
     ("```quiz\nid: q\ntype: single\nquestion: Q\nchoices:\n  - text: a\n    correct: true\n  - text: b\n    correct: false\n    explain: e\n```\n", 14, "needs an explain"),
@@ -237,3 +241,19 @@ def test_split_prose_keeps_whole_blocks_and_all_text():
     assert "\n\n".join(pieces).split() == md.split()
     assert split_prose("just one paragraph") == ["just one paragraph"]
     assert split_prose(md, max_lines=1000) == [md]
+
+
+def test_requires_lists_modules_and_finds_the_missing_ones():
+    les, problems = parse_lesson(HEAD + '```python id="r" requires=["vllm.entrypoints", "json", "fm_no_such_mod"]\nx\n```\n',
+                                 "l.md")
+    assert not [p for p in problems if p.severity == "error"], problems
+    cell = les.cells[0]
+    assert cell.requires == ("vllm.entrypoints", "json", "fm_no_such_mod")
+    import importlib.util
+
+    vllm_missing = importlib.util.find_spec("vllm") is None
+    assert cell.missing_modules() == (("vllm.entrypoints",) if vllm_missing else ()) + ("fm_no_such_mod",)
+    from tutor.course.model import requires_reason
+
+    assert requires_reason(("a",)) == "needs the Python module a, which is not installed here"
+    assert requires_reason(("a", "b")) == "needs the Python modules a, b, which are not installed here"

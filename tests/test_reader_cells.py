@@ -78,6 +78,30 @@ async def test_gpu_cell_is_skipped_with_its_cpu_twin_named(fixture_course, tmp_p
         assert "sqrt-two" in widget_text(cell.query_one(".cell--notice"))
 
 
+async def test_cell_whose_required_module_is_missing_is_skipped(fixture_course, tmp_path):
+    """requires=["fm_no_such_mod"]: the reader shows the reason and does not run it, not even with `r`."""
+    les = next((fixture_course / "lessons").glob("01_*.md"))
+    les.write_text(les.read_text().replace('```python id="big-run"', '```python id="needs-mod" '
+                                           'requires=["fm_no_such_mod"]\nprint("ran")\n```\n\n```python id="big-run"'))
+    app = TutorApp(course=load_course(fixture_course), store=ProgressStore(tmp_path / "p.db"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        app.open_lesson("01", "count")
+        await pilot.pause()
+        cell = app.screen.query_one("#cell-needs-mod", CodeCell)
+        assert cell.skipped and cell.missing == ("fm_no_such_mod",)
+        await pilot.pause(0.3)
+        from .helpers import widget_text
+
+        notice = widget_text(cell.query_one(".cell--notice"))
+        assert "needs the Python module fm_no_such_mod" in notice and "skipped here" in notice
+        assert "needs fm_no_such_mod" in widget_text(cell.query_one(".cell--header"))
+        cell.focus()
+        await pilot.press("r")
+        await pilot.pause(0.5)
+        assert cell.state == "idle" and "ran" not in cell.output.full_text()
+        assert "needs-mod" not in [c.id for c, _ in app.screen._runnable(app.screen.lesson.cells)]
+
+
 async def test_solution_needs_an_attempt_or_a_confirmation(fixture_course, tmp_path):
     from tutor.ui.screens.cells import ConfirmScreen, SolutionScreen
 

@@ -139,10 +139,11 @@ class CodeCell(Vertical, can_focus=True):
     editing: reactive[bool] = reactive(False)
 
     def __init__(self, cell: Cell, code: str | None = None, *, lesson_code: str | None = None,
-                 gpu_available: bool = True, buffer: OutputBuffer | None = None, name=None, id=None,
-                 classes=None) -> None:
+                 gpu_available: bool = True, buffer: OutputBuffer | None = None, missing: tuple[str, ...] = (),
+                 name=None, id=None, classes=None) -> None:
         """``code``: what to show (the learner's saved edit, if any); ``lesson_code``: what ctrl+r restores
-        (defaults to the cell's code)."""
+        (defaults to the cell's code); ``missing``: the modules of the cell's ``requires`` that the kernel cannot
+        import (the cell is then skipped)."""
         super().__init__(name=name, id=id, classes=classes)
         self.cell = cell
         self.lesson_code = lesson_code if lesson_code is not None else cell.code
@@ -160,6 +161,7 @@ class CodeCell(Vertical, can_focus=True):
         self._editor: TextArea | None = None
         self._output_view: OutputView | None = None
         self._notice_w: Static | None = None
+        self.missing = tuple(missing)
         self.solved = False  # an exercise the learner has passed (set by the screen from the progress store)
 
     # ---------------------------------------------------------------- compose
@@ -216,6 +218,8 @@ class CodeCell(Vertical, can_focus=True):
     def _flags(self) -> list[str]:
         c = self.cell
         flags = [t for t in ("setup", "gpu", "exercise") if t in c.tags]
+        if c.requires:
+            flags.append("needs " + ", ".join(c.requires))
         if c.timeout and c.timeout != 60:
             flags.append(f"{c.timeout:g}s")
         return flags
@@ -224,7 +228,7 @@ class CodeCell(Vertical, can_focus=True):
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(self.cell.id, style="bold")
         for f in self._flags():
-            t.append(f" [{f}]", style="cyan" if f != "gpu" else "magenta")
+            t.append(f" [{f}]", style="magenta" if f == "gpu" or f.startswith("needs ") else "cyan")
         if self.cell.is_exercise and self.solved:
             t.append(" ✓ solved", style="bold green")
         if self.editing:
@@ -281,10 +285,10 @@ class CodeCell(Vertical, can_focus=True):
         self._suppress_change += 1
         self._editor.load_text(code)
 
-    # ---------------------------------------------------------------- gpu notice
+    # ---------------------------------------------------------------- gpu / requires notice
     @property
     def skipped(self) -> bool:
-        return self.cell.is_gpu and not self.gpu_available
+        return bool(self.missing) or (self.cell.is_gpu and not self.gpu_available)
 
     def watch_gpu_available(self, _old: bool, _new: bool) -> None:
         self._update_notice()
@@ -294,7 +298,11 @@ class CodeCell(Vertical, can_focus=True):
         if not self.is_mounted:
             return
         text = ""
-        if self.skipped:
+        if self.missing:
+            from tutor.course.model import requires_reason
+
+            text = f"This cell {requires_reason(self.missing)}: skipped here."
+        elif self.skipped:
             twin = self.cell.cpu_twin
             text = "Needs a CUDA GPU, which this machine does not have: skipped here."
             text += f" Run its CPU twin, cell '{twin}', instead." if twin else " (no CPU twin)"

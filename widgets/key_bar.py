@@ -8,6 +8,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from tutor.core.glyphs import g
+
 
 class KeyBar(Static):
     DEFAULT_CSS = """
@@ -46,7 +48,8 @@ class KeyBar(Static):
             room = self.size.width - t.cell_len - 2
             if room > 12:
                 t.append(" " * max(1, room - len(status)))
-                t.append(status[:room], style="red" if "failed" in status else ("green" if "ready" in status else "yellow"))
+                shown = status if len(status) <= room else status[:room - 1] + g("cut")  # a marker where it is cut
+                t.append(shown, style="red" if "failed" in status else ("green" if "ready" in status else "yellow"))
         if t != getattr(self, "_shown", None):  # the same hints again (focus moved within a group): no relayout
             self._shown = t
             self.update(t)

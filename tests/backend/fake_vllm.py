@@ -17,6 +17,7 @@ ap.add_argument("--port", type=int, required=True)
 ap.add_argument("--api-key", required=True)
 ap.add_argument("--gpu-memory-utilization", type=float, required=True)
 ap.add_argument("--max-model-len", type=int, required=True)
+ap.add_argument("--max-num-seqs", type=int, required=True)  # the batch the KV cache is sized for
 ap.add_argument("--tensor-parallel-size", type=int, required=True)
 ap.add_argument("--enforce-eager", action="store_true")
 ap.add_argument("--enable-lora", action="store_true")

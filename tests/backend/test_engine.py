@@ -135,3 +135,67 @@ def test_openai_client_through_stand_in(tmp_path, fm_tiny, fake_vllm, monkeypatc
         srv.stop()
     import os
     assert "FM_TUTOR_BASE_URL" not in os.environ
+
+
+def test_kv_cache_is_sized_for_model_context_and_batch(tmp_path, fm_tiny):
+    """transformers serve gets a KV cache for max_batch requests of the model's context (fm-tiny: 512 positions),
+    never one sized from free memory: --cb-num-blocks and --cb-max-batch-tokens are always given."""
+    cfg = load_config(tmp_path / "none.toml", env={})
+    plan = engines.kv_plan(resolve_model("fm-tiny"), cfg, dtype_bytes=4)
+    # gpu.max_model_len 2048 capped at fm-tiny's 512; 32 requests x 512 tokens / 256-token blocks
+    assert (plan.context, plan.batch, plan.num_blocks, plan.batch_tokens) == (512, 32, 64, 512)
+    assert plan.kv_bytes == 2 * 4 * 2 * 32 * 4 * 64 * 256  # K and V, 4 layers, 2 KV heads of 32, fp32 = 32 MB
+    cmd = build_command("transformers", resolve_model("fm-tiny"), host="h", port=1, api_key="k", cfg=cfg,
+                        served_name="x")
+    s = " ".join(cmd)
+    assert "--cb-num-blocks 64 --cb-max-batch-tokens 512" in s and "--cb-max-memory-percent" not in s
+    small = load_config(tmp_path / "none.toml", env={"FM_TUTOR_MAX_BATCH": "4", "FM_TUTOR_MAX_MODEL_LEN": "300"})
+    s = " ".join(build_command("transformers", resolve_model("fm-tiny"), host="h", port=1, api_key="k", cfg=small,
+                               served_name="x"))
+    assert "--cb-num-blocks 5 --cb-max-batch-tokens 512" in s  # ceil(300 * 4 / 256)
+    on_gpu = " ".join(build_command("transformers", resolve_model("fm-tiny"), host="h", port=1, api_key="k",
+                                    cfg=cfg, served_name="x", gpus=GPU))
+    assert "--cb-num-blocks 64" in on_gpu and "--cb-max-memory-percent 0.85" in on_gpu
+    assert "--max-num-seqs 32" in " ".join(build_command("vllm", resolve_model("fm-tiny"), host="h", port=1,
+                                                         api_key="k", cfg=cfg, served_name="x", gpus=GPU))
+
+
+def test_kv_plan_without_a_config_json_and_bad_max_batch(tmp_path):
+    from tutor.core.config import ConfigError, ResolvedModel
+
+    cfg = load_config(tmp_path / "none.toml", env={"FM_TUTOR_MAX_MODEL_LEN": "1024", "FM_TUTOR_MAX_BATCH": "2"})
+    plan = engines.kv_plan(ResolvedModel("m", tmp_path, "dir"), cfg)
+    assert (plan.context, plan.num_blocks, plan.kv_bytes) == (1024, 8, 0)
+    with pytest.raises(ConfigError, match="max_batch must be >= 1"):
+        load_config(tmp_path / "none.toml", env={"FM_TUTOR_MAX_BATCH": "0"})
+
+
+def test_tree_rss_counts_children():
+    from tutor.core.procs import fmt_bytes, tree_rss
+
+    code = "import subprocess,sys; b = bytearray(64 << 20); subprocess.run([sys.executable, '-c', " \
+           "'b = bytearray(64 << 20); import sys; sys.stdin.read()'])"
+    p = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE)
+    try:
+        import time
+
+        deadline = time.monotonic() + 30
+        while (tree_rss(p.pid) or 0) < 128 << 20 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert (tree_rss(p.pid) or 0) >= 128 << 20  # the parent's 64 MB and its child's 64 MB
+    finally:
+        p.kill()
+        p.wait()
+    assert tree_rss(p.pid) is None and tree_rss(None) is None
+    assert (fmt_bytes(1536), fmt_bytes(700 << 20), fmt_bytes(3 << 30), fmt_bytes(None)) == \
+        ("1.5 KB", "700 MB", "3.0 GB", "?")
+
+
+def test_bench_model_finds_its_script_in_the_source_tree(capsys):
+    """`fm-tutor bench model` and `bench progress` run tests/benchmarks/ scripts of the source tree (tutor/cli/ is
+    two levels below it; they once looked in tutor/tests/)."""
+    from tutor.cli.bench import bench_script
+
+    assert bench_script("bench_model.py") == Path(__file__).resolve().parents[1] / "benchmarks" / "bench_model.py"
+    assert bench_script("bench_progress.py") is not None
+    assert bench_script("no_such_bench.py") is None and "benchmark script not found" in capsys.readouterr().out

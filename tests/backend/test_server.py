@@ -150,3 +150,29 @@ def test_broken_model_dir_fails_without_hanging(tmp_path):
     assert srv.state == State.FAILED and srv.status.restarts == 0
     assert srv._proc.poll() is not None
     srv.stop()
+
+
+@pytest.mark.timeout(1200)
+def test_memory_bounded_after_32_parallel_requests(served):
+    """The KV cache is sized for max_batch requests of fm-tiny's context, not for free memory: after 32 parallel
+    128-token requests the server stays <= 1 GB resident (unbounded it reached 14 GB), and its status reports it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from openai import OpenAI
+
+    srv, ep, _, _ = served
+    if srv.state != State.READY:
+        srv.wait_ready(150)
+        ep = srv.endpoint
+    client = OpenAI(base_url=ep.base_url, api_key=ep.api_key, timeout=1100)
+
+    def one(i: int) -> int:
+        r = client.completions.create(model=ep.model, prompt=f"Lesson {i} covers", max_tokens=128,
+                                      temperature=0.0)
+        return len(r.choices[0].text)
+
+    with ThreadPoolExecutor(32) as pool:
+        assert all(n > 0 for n in pool.map(one, range(32)))
+    rss = srv.rss()
+    assert rss is not None and 0 < rss <= 1 << 30, f"server RSS {rss / 2**20:.0f} MB > 1 GB"
+    assert srv.status.rss is not None and srv.status.rss <= 1 << 30

@@ -254,6 +254,7 @@ def test_cull_and_the_kernels_command(run_dir, tmp_path, fm_tiny, fake_vllm, mon
         assert lines[0] == "no detached kernels"
         assert lines[1].split()[:2] == ["model", "server"]
         assert lines[2].split()[:4] == ["vllm", "fm-tiny", str(servers[-1]), str(sd.read(d)["port"])]
+        assert "memory" in lines[1].split() and lines[2].split()[5] in ("KB", "MB", "GB")  # its resident memory
         if len(servers) == 1:  # stopped by name
             r = _fm("kernels", "stop", "--server", "--runtime-dir", str(kdir))
             assert r.returncode == 0, r.stderr

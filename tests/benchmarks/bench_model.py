@@ -102,16 +102,22 @@ def main(argv: list[str] | None = None) -> int:
     start_s = time.perf_counter() - t0
     client = OpenAI(base_url=ep.base_url, api_key=ep.api_key, timeout=600)
     results = {}
+    idle_rss, peak_rss = srv.rss(), 0
     try:  # interleaved, so drift on a shared machine hits both sides alike; the idle server only answers /health
         for b in (1, 8):
             results[("raw", b)] = raw_tps(model, tok, b, args.tokens, args.runs)
             results[("served", b)] = served_tps(client, ep.model, b, args.tokens, args.runs)
+            peak_rss = max(peak_rss, srv.rss() or 0)
     finally:
         srv.stop()
 
     cb = " (continuous batching)" if srv.engine == "transformers" and cfg.continuous_batching else ""
     print(f"model {args.model or cfg.model} on {model.device.type}; served by {srv.engine}{cb} "
           f"(ready in {start_s:.1f}s); {args.tokens} new tokens, median of {args.runs}")
+    from tutor.core.procs import fmt_bytes
+
+    print(f"server RSS: {fmt_bytes(idle_rss)} idle, {fmt_bytes(peak_rss or None)} after the batches "
+          f"(KV cache sized for max_batch = {cfg.max_batch} requests)")
     print(f"{'batch':>5}  {'raw generate tok/s':>19}  {'served tok/s':>13}  {'served/raw':>10}")
     ok = True
     for b in (1, 8):

@@ -78,3 +78,30 @@ def test_run_returns_none_for_other_commands():
     assert cli_kernel.run(argparse.Namespace(cmd="check")) is None
     nb = lesson_to_notebook(lesson("bad_lesson.md"))
     assert [c.id for c in nb.cells if c.cell_type == "code"] == ["fine", "broken", "never"]
+
+
+def test_requires_skips_in_run_cells_and_notes_it_in_export(tmp_path):
+    """A cell whose `requires` module the kernel cannot find is skipped by run-cells with the reason, and the
+    exported notebook notes it; a cell whose modules are there runs."""
+    src = (FIXTURES / "good_lesson.md").read_text()
+    marker = '```python id="big-matmul"'
+    assert marker in src
+    src = src.replace(marker, '```python id="needs-mod" requires=["fm_no_such_mod"]\nraise SystemExit("ran")\n```\n\n'
+                      '```python id="has-mod" requires=["json"]\nprint("json ok")\n```\n\n' + marker)
+    p = tmp_path / "req.md"
+    p.write_text(src)
+    les, problems = parse_lesson_file(p)
+    assert not [x for x in problems if x.severity == "error"], problems
+    out = io.StringIO()
+    rc = run_lessons([les], out=out, color=False)
+    text = out.getvalue()
+    assert rc == 0, text
+    line = next(ln for ln in text.splitlines() if "needs-mod" in ln)
+    assert "skipped" in line and "needs the Python module fm_no_such_mod, which is not installed here" in line
+    assert any("has-mod" in ln and " ok " in ln + " " for ln in text.splitlines()), text
+    nb = lesson_to_notebook(les)
+    code = {c["id"]: c for c in nb.cells if c.cell_type == "code"}
+    assert code["needs-mod"].metadata["fm_tutor"]["requires"] == ["fm_no_such_mod"]
+    md = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "Skipped where exported: this cell needs the Python module fm_no_such_mod" in md
+    assert "needs the Python module(s) json." in md

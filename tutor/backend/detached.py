@@ -203,7 +203,8 @@ def listing(run_dir: Path) -> dict | None:
         return None
     now = time.time()
     in_use = owned(e)
-    return {**e, "alive": alive(e), "in_use": in_use, "age": now - float(e.get("started_at") or now),
+    return {**e, "alive": alive(e), "in_use": in_use, "foreign": _registry.foreign(e),
+            "age": now - float(e.get("started_at") or now),
             "idle": 0.0 if in_use else now - float(e.get("detached_at") or now)}
 
 
@@ -217,6 +218,7 @@ def spawn_reaper(run_dir: Path, entry_pid: int, detached_at: float, max_idle: fl
     import subprocess
     import sys
 
+    stop_reaper(run_dir)  # at most one watcher: the previous one watches a detach that is over
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     subprocess.Popen([sys.executable, "-m", "tutor.backend.detached", "reap", str(run_dir), str(entry_pid),
@@ -224,8 +226,53 @@ def spawn_reaper(run_dir: Path, entry_pid: int, detached_at: float, max_idle: fl
                      stderr=subprocess.DEVNULL, start_new_session=True, env=env, close_fds=True)
 
 
+REAPER_PID = "model-server-reaper.pid"
+REAPER_LOCK = "model-server-reaper.lock"
+
+
+def reaper_pid(run_dir: Path) -> int | None:
+    """The pid of the live watcher of this runtime dir, or None."""
+    try:
+        pid = int((Path(run_dir) / REAPER_PID).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        if b"tutor.backend.detached" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return None  # the pid was reused
+    except OSError:
+        return None
+    return pid if pid_alive(pid) else None
+
+
+def stop_reaper(run_dir: Path) -> None:
+    """Stop the watcher of an earlier detach, if one is alive."""
+    pid = reaper_pid(run_dir)
+    if pid is not None:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+
+
 def reap(run_dir: Path, entry_pid: int, detached_at: float, max_idle: float) -> None:
-    """The watcher's loop (see :func:`spawn_reaper`)."""
+    """The watcher's loop (see :func:`spawn_reaper`). It holds ``model-server-reaper.lock`` while it runs (a
+    successor waits for its predecessor to go) and writes its pid for :func:`stop_reaper`."""
+    import fcntl
+
+    run_dir = Path(run_dir)
+    fd = os.open(run_dir / REAPER_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # held until this process exits
+    pid_file = run_dir / REAPER_PID
+    tmp = run_dir / f".{REAPER_PID}.{os.getpid()}"
+    tmp.write_text(str(os.getpid()))
+    os.replace(tmp, pid_file)
+    try:
+        _reap(run_dir, entry_pid, detached_at, max_idle)
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            if int(pid_file.read_text()) == os.getpid():
+                pid_file.unlink()
+
+
+def _reap(run_dir: Path, entry_pid: int, detached_at: float, max_idle: float) -> None:
     while True:
         e = read(run_dir)
         if e is None or e.get("pid") != entry_pid or e.get("detached_at") != detached_at:

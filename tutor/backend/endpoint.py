@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass
@@ -49,6 +50,7 @@ class Endpoint:
     engine: str
     pid: int | None = None
     log_path: str | None = None
+    prefix: str | None = None  # sys.prefix of the install that started the server (set when written)
 
     def env(self) -> dict[str, str]:
         return {ENV_BASE_URL: self.base_url, ENV_API_KEY: self.api_key, ENV_MODEL_NAME: self.model, ENV_ENGINE: self.engine}
@@ -57,7 +59,7 @@ class Endpoint:
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(asdict(self), f, indent=2)
+            json.dump({**asdict(self), "prefix": self.prefix or sys.prefix}, f, indent=2)
         os.replace(tmp, path)
 
     @classmethod
@@ -86,6 +88,7 @@ class ServerStatus:
     restarts: int = 0
     pid: int | None = None
     endpoint: Endpoint | None = None
+    rss: int | None = None  # the engine's resident memory in bytes (its workers included), None when unknown
 
 
 def current_endpoint(run_dir: Path | None = None, check: bool = True) -> Endpoint | None:
@@ -103,6 +106,11 @@ def current_endpoint(run_dir: Path | None = None, check: bool = True) -> Endpoin
         return None
     ep = Endpoint.read(d / ENDPOINT_FILE)
     if ep is None:
+        return None
+    from tutor.core.registry import foreign
+
+    if foreign({"prefix": ep.prefix}):  # another install's server: not ours to use
+        log.info("current_endpoint: %s was published by another install (%s); ignored", ep.base_url, ep.prefix)
         return None
     if check:
         try:

@@ -3,15 +3,66 @@ the command line that starts each."""
 from __future__ import annotations
 
 import importlib.util
+import json
+import logging
+import math
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from tutor.backend.endpoint import ServerError
 from tutor.backend.gpu import GpuInfo, nvidia_smi_gpus
 from tutor.core.config import Config, ResolvedModel
 from tutor.core.config import ENV_VLLM_BIN, env_value
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 256  # tokens per KV-cache block (transformers' continuous batching default page size)
+BATCH_TOKENS = 512  # tokens per forward step; longer prompts are prefilled in chunks
+
+
+@dataclass(frozen=True)
+class KvPlan:
+    """The KV cache an engine is started with: sized for the model, the context and the batch, never for free memory.
+
+    context: tokens per request (gpu.max_model_len capped at the model's max_position_embeddings); batch: concurrent
+    requests (max_batch); num_blocks: PAGE_SIZE-token blocks holding batch full contexts; batch_tokens: tokens per
+    step; kv_bytes: the cache's size (0 when the model's config does not say)."""
+    context: int
+    batch: int
+    num_blocks: int
+    batch_tokens: int
+    kv_bytes: int
+
+
+_DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
+
+
+def kv_plan(model: ResolvedModel, cfg: Config, *, dtype_bytes: int | None = None) -> KvPlan:
+    """Size the KV cache from the model's config.json (layers, KV heads, head size, context) and the settings."""
+    try:
+        mc = json.loads((Path(model.path) / "config.json").read_text(encoding="utf-8"))
+        mc = mc.get("text_config", mc) if isinstance(mc.get("text_config"), dict) else mc
+    except (OSError, ValueError, AttributeError) as e:
+        log.info("kv_plan: no usable config.json in %s (%s); sizing for the settings alone", model.path, e)
+        mc = {}
+    context = int(cfg.gpu.max_model_len)
+    if isinstance(mc.get("max_position_embeddings"), int) and mc["max_position_embeddings"] > 0:
+        context = min(context, mc["max_position_embeddings"])
+    batch = int(cfg.max_batch)
+    num_blocks = max(1, math.ceil(context * batch / PAGE_SIZE))
+    kv_bytes = 0
+    try:
+        heads = int(mc["num_attention_heads"])
+        head_dim = int(mc.get("head_dim") or int(mc["hidden_size"]) // heads)
+        per_token = 2 * int(mc["num_hidden_layers"]) * int(mc.get("num_key_value_heads") or heads) * head_dim
+        kv_bytes = per_token * (dtype_bytes or _DTYPE_BYTES.get(str(mc.get("dtype") or mc.get("torch_dtype")), 2)) \
+            * num_blocks * PAGE_SIZE
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        pass
+    return KvPlan(context, batch, num_blocks, min(BATCH_TOKENS, context * batch), kv_bytes)
 
 
 def vllm_importable() -> bool:
@@ -81,6 +132,7 @@ def build_command(engine: str, model: ResolvedModel, *, host: str, port: int, ap
                "--host", host, "--port", str(port), "--api-key", api_key,
                "--gpu-memory-utilization", str(g.gpu_memory_utilization),
                "--max-model-len", str(g.max_model_len),
+               "--max-num-seqs", str(cfg.max_batch),
                "--tensor-parallel-size", str(g.tensor_parallel_size)]
         if g.enforce_eager:
             cmd.append("--enforce-eager")
@@ -92,6 +144,13 @@ def build_command(engine: str, model: ResolvedModel, *, host: str, port: int, ap
         cmd = [*transformers_executable(), "serve", str(model.path), "--host", host, "--port", str(port),
                "--device", device, "--dtype", "bfloat16" if gpus else "float32", "--log-level", "info"]
         if cfg.continuous_batching:
+            # a KV cache for max_batch requests of the model's context; unbounded it is sized from free memory
+            # (14 GB RSS for fm-tiny after 32 requests, measured)
+            plan = kv_plan(model, cfg, dtype_bytes=2 if gpus else 4)
+            cmd += ["--cb-num-blocks", str(plan.num_blocks),
+                    "--cb-max-batch-tokens", str(plan.batch_tokens)]
+            if gpus:  # a ceiling on the GPU's share as well
+                cmd += ["--cb-max-memory-percent", str(cfg.gpu.gpu_memory_utilization)]
             cmd.append("--continuous-batching")
         return cmd
     raise ServerError(f"unknown engine {engine!r}")

@@ -45,7 +45,8 @@ from tutor.backend.endpoint import (
 from tutor.backend.engines import build_command, select_engine, vllm_importable
 from tutor.backend.gpu import GpuInfo, GpuLock, nvidia_smi_gpus
 from tutor.core.config import Config, ModelNotFound, ResolvedModel, load_config, resolve_model, runtime_dir
-from tutor.core.procs import AdoptedProcess, free_port, load_libc, preexec_die_with_parent
+from tutor.core.procs import AdoptedProcess, free_port, load_libc, preexec_die_with_parent, tree_rss
+from tutor.core.registry import install
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,8 @@ class ModelServer:
         with self._lock:
             s = self._status
             return ServerStatus(s.state, time.monotonic() - self._t0 if s.state in (State.STARTING, State.LOADING)
-                                else s.elapsed, self.last_log_line(), s.reason, s.engine, s.restarts, s.pid, s.endpoint)
+                                else s.elapsed, self.last_log_line(), s.reason, s.engine, s.restarts, s.pid, s.endpoint,
+                                self.rss())
 
     @property
     def state(self) -> State:
@@ -153,13 +155,19 @@ class ModelServer:
             s.engine = self.engine
             s.pid = self.pid
             s.endpoint = self.endpoint if state == State.READY else None
+            s.rss = self.rss()
             snap = ServerStatus(s.state, s.elapsed, self.last_log_line(), s.reason, s.engine, s.restarts, s.pid,
-                                s.endpoint)
+                                s.endpoint, s.rss)
         for cb in [] if self._quiet else list(self._listeners):
             try:
                 cb(snap)
             except Exception:  # a listener's bug must not kill the watchdog
                 log.debug("_set: a listener's bug must not kill the watchdog", exc_info=True)
+
+    def rss(self) -> int | None:
+        """The engine's resident memory in bytes (its process and every child), None when not running or unknown."""
+        proc = self._proc
+        return tree_rss(proc.pid) if proc is not None else None
 
     def last_log_line(self) -> str:
         try:
@@ -303,7 +311,7 @@ class ModelServer:
                 "base_url": self.endpoint.base_url, "api_key": self.endpoint.api_key, "model": self.model_name,
                 "served": self.endpoint.model, "engine": self.engine, "argv": self._argv,
                 "log_path": str(self.log_path), "gpus": self._gpu_indices, "started_at": self._started_at,
-                "detached_at": None, "owner": os.getpid()}
+                "detached_at": None, "owner": os.getpid(), **install()}
 
     def wait_ready(self, timeout: float | None = None) -> Endpoint:
         """Block until the server is ready (also across a restart); ServerError when it failed or stopped."""
@@ -468,6 +476,9 @@ class ModelServer:
                 fails = 0 if self._healthy() else fails + 1
                 if fails >= 6:
                     return "the engine stopped answering /health"
+                rss, shown = self.rss(), self._status.rss
+                if rss and (not shown or abs(rss - shown) > max(shown // 10, 8 << 20)):  # memory moved: show it
+                    self._set(State.READY)
         return "stopped"
 
     def _fail(self, reason: str) -> None:

@@ -14,7 +14,6 @@ import argparse
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 COMMANDS = ("model", "serve-model", "config", "doctor")
 
@@ -130,9 +129,7 @@ def model_info() -> int:
 
 def bench_model(runs: int = 3) -> int:
     """Served tokens/s vs raw model.generate, measured in the same run (tests/benchmarks/bench_model.py)."""
-    root = Path(__file__).resolve().parent.parent
-    script = root / "tests" / "benchmarks" / "bench_model.py"
-    if not script.is_file():
-        print(f"benchmark script not found: {script} (it ships with the source tree, not the wheel)")
-        return 1
-    return subprocess.call([sys.executable, str(script), "--runs", str(runs)])
+    from tutor.cli.bench import bench_script
+
+    script = bench_script("bench_model.py")
+    return subprocess.call([sys.executable, str(script), "--runs", str(runs)]) if script else 1

@@ -290,7 +290,17 @@ def run_bench(what: str, runs: int = 5, content: Path | None = None) -> int:
         _quiet_app_env()
         return bench_dashboard(runs)
     if what == "progress":
-        script = Path(__file__).resolve().parent.parent / "tests" / "benchmarks" / "bench_progress.py"
-        return subprocess.call([sys.executable, str(script)])
+        script = bench_script("bench_progress.py")
+        return subprocess.call([sys.executable, str(script)]) if script else 1
     print(f"unknown benchmark {what!r}")
     return 2
+
+
+def bench_script(name: str) -> Path | None:
+    """tests/benchmarks/NAME of the source tree (tutor/cli/ is two levels below it), or None, said, when this
+    install has no source tree (a wheel)."""
+    script = Path(__file__).resolve().parents[2] / "tests" / "benchmarks" / name
+    if not script.is_file():
+        print(f"benchmark script not found: {script} (it ships with the source tree, not the wheel)")
+        return None
+    return script

@@ -403,6 +403,8 @@ def cmd_launch(args) -> int:
     services = build_services(course=course, data_dir=ctx.data_dir, overrides=ctx.overrides)
     app = TutorApp(start=start, services=services)
     app.run()
+    for note in app.exit_notes:  # what keeps running, for how long, and how to stop it
+        print(note)
     return app.return_code or 0
 
 

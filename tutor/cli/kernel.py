@@ -54,9 +54,10 @@ def _add_kernels(sub) -> None:
                        "for kernel.detach_idle seconds (FM_TUTOR_DETACH_IDLE; 0 = they stop with the app) and the next "
                        "fm-tutor reattaches to them; after that they are stopped by the next fm-tutor or `fm-tutor "
                        "kernels` (the model server also by a watcher process of its own). Without arguments: list them (kernels: lesson, pid, age, idle time; the model "
-                       "server: engine, model, pid, port, age, idle time). `fm-tutor kernels stop LESSON...` stops "
+                       "server: engine, model, pid, port, resident memory, age, idle time). `fm-tutor kernels stop LESSON...` stops "
                        "those kernels, `--server` the model server, `--all` everything detached. What a running "
-                       "fm-tutor holds is listed as in use and never stopped.")
+                       "fm-tutor holds is listed as in use, and what another install (another venv) left running "
+                       "as that install's: neither is ever stopped from here.")
     p.add_argument("action", nargs="?", choices=["list", "stop"], default="list")
     p.add_argument("lessons", nargs="*", metavar="LESSON", help="lesson ids to stop")
     p.add_argument("--all", action="store_true", help="stop every detached kernel and the detached model server")
@@ -123,16 +124,29 @@ def _cull(base: Path, run_dir: Path | None) -> None:
               f"(kernel.detach_idle is {idle:.0f} s)")
 
 
+def _state(r: dict) -> str:
+    """How a listed kernel or server stands: another install's (never stopped from here), in use, gone."""
+    if not r["alive"]:
+        return "  (gone)"
+    if r.get("foreign"):
+        return f"  (another install's: {r.get('python') or '?'}; stop it with that install's fm-tutor)"
+    return "  (in use by a running fm-tutor)" if r["in_use"] else ""
+
+
 def _list_server(run_dir: Path | None) -> None:
     from tutor.backend import detached as sd
 
     r = sd.listing(run_dir) if run_dir else None
     if r is None:
         return
-    print(f"{'model server':<14} {'engine':<12} {'model':<24} {'pid':>8} {'port':>6} {'age':>8} {'idle':>8}")
-    state = "  (in use by a running fm-tutor)" if r["in_use"] else "" if r["alive"] else "  (gone)"
-    print(f"{'':<14} {r.get('engine')!s:<12} {Path(str(r.get('model'))).name:<24} {r.get('pid')!s:>8} "
-          f"{r.get('port')!s:>6} {_duration(r['age']):>8} {_duration(r['idle']):>8}{state}")
+    from tutor.core.procs import fmt_bytes, tree_rss
+
+    print(f"{'model server':<14} {'engine':<12} {'model':<20} {'pid':>8} {'port':>6} {'memory':>7} {'age':>8} "
+          f"{'idle':>8}")
+    state = _state(r)
+    mem = fmt_bytes(tree_rss(r.get("pid"))) if r["alive"] else "-"
+    print(f"{'':<14} {r.get('engine')!s:<12} {Path(str(r.get('model'))).name:<20} {r.get('pid')!s:>8} "
+          f"{r.get('port')!s:>6} {mem:>7} {_duration(r['age']):>8} {_duration(r['idle']):>8}{state}")
 
 
 def _kernels(args) -> int:
@@ -153,7 +167,7 @@ def _kernels(args) -> int:
         else:
             print(f"{'lesson':<24} {'pid':>8} {'age':>8} {'idle':>8}")
         for r in rows:
-            state = "  (in use by a running fm-tutor)" if r["in_use"] else "" if r["alive"] else "  (gone)"
+            state = _state(r)
             print(f"{r['lesson']:<24} {r['pid']:>8} {_duration(r['age']):>8} {_duration(r['idle']):>8}{state}")
         _list_server(server_dir)
         return 0

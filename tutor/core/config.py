@@ -6,6 +6,8 @@ Precedence: default < file < env var. This module runs in the TUI process: no to
     model = "fm-tiny"            # built-in name, a local directory, or a hub id already in the local HF cache
     engine = "auto"              # auto | vllm | transformers
     continuous_batching = true   # transformers serve --continuous-batching (measured ~4x tok/s at 8 concurrent requests)
+    max_batch = 32               # concurrent requests the server's KV cache is sized for (with gpu.max_model_len,
+                                 # capped at the model's own context): the cache never grows with free memory
     [gpu]
     gpu_memory_utilization = 0.85
     max_model_len = 2048
@@ -96,6 +98,7 @@ class Config:
     model: str = "fm-tiny"
     engine: str = "auto"
     continuous_batching: bool = True
+    max_batch: int = 32
     gpu: GpuConfig = field(default_factory=GpuConfig)
     kernel: KernelConfig = field(default_factory=KernelConfig)
     quiz: QuizConfig = field(default_factory=QuizConfig)
@@ -123,6 +126,7 @@ SETTINGS: dict[str, tuple[str, type]] = {
     "model": ("FM_TUTOR_MODEL", str),
     "engine": ("FM_TUTOR_ENGINE", str),
     "continuous_batching": ("FM_TUTOR_CONTINUOUS_BATCHING", bool),
+    "max_batch": ("FM_TUTOR_MAX_BATCH", int),
     "gpu.gpu_memory_utilization": ("FM_TUTOR_GPU_MEMORY_UTILIZATION", float),
     "gpu.max_model_len": ("FM_TUTOR_MAX_MODEL_LEN", int),
     "gpu.tensor_parallel_size": ("FM_TUTOR_TENSOR_PARALLEL_SIZE", int),
@@ -287,7 +291,7 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"{where('engine')}: engine = {cfg.engine!r}; expected one of {', '.join(ENGINES)}")
     if not 0.05 <= cfg.gpu.gpu_memory_utilization <= 1.0:
         raise ConfigError(f"{where('gpu.gpu_memory_utilization')}: gpu_memory_utilization must be in (0.05, 1]")
-    for key in ("gpu.max_model_len", "gpu.tensor_parallel_size", "kernel.max_lines", "kernel.max_bytes"):
+    for key in ("max_batch", "gpu.max_model_len", "gpu.tensor_parallel_size", "kernel.max_lines", "kernel.max_bytes"):
         if cfg.get(key) < 1:
             raise ConfigError(f"{where(key)}: {key} must be >= 1")
     if cfg.kernel.keep_alive < 0:

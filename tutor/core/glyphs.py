@@ -23,6 +23,7 @@ _UNICODE = {
     "bar_empty": "░",
     "check": "✓",
     "cross": "✗",
+    "cut": "…",
 }
 _ASCII = {
     "not_started": "o",
@@ -38,6 +39,7 @@ _ASCII = {
     "bar_empty": "-",
     "check": "+",
     "cross": "x",
+    "cut": ">",
 }
 
 

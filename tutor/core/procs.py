@@ -139,3 +139,50 @@ class AdoptedProcess:
                 raise subprocess.TimeoutExpired(str(self.pid), timeout or 0)
             time.sleep(0.05)
         return self.returncode
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def tree_rss(pid: int | None) -> int | None:
+    """Resident memory in bytes of ``pid`` and every process below it (an engine's workers count), or None where
+    /proc does not tell (not Linux, the process is gone or not ours to read)."""
+    if not pid or not Path(f"/proc/{pid}/status").exists():
+        return None
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(d.name))
+    total, todo, seen = 0, [pid], set()
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        total += _rss_kb(p)
+        todo.extend(children.get(p, []))
+    return total * 1024 if total else None
+
+
+def fmt_bytes(n: int | None) -> str:
+    """1536 -> "1.5 KB", 734003200 -> "700 MB", None -> "?"."""
+    if n is None:
+        return "?"
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= size:
+            v = n / size
+            return f"{v:.1f} {unit}" if v < 10 else f"{v:.0f} {unit}"
+    return f"{n} B"

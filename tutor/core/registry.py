@@ -1,11 +1,16 @@
 """The registry of detached processes: one JSON file per kind in a 0700 runtime dir, read-modify-written under an
 flock, written atomically. Lesson kernels (:mod:`tutor.kernel.detach`) and the model server
-(:mod:`tutor.backend.detached`) keep their entries here; both use :func:`locked`, :func:`read` and :func:`owned`."""
+(:mod:`tutor.backend.detached`) keep their entries here; both use :func:`locked`, :func:`read` and :func:`owned`.
+
+One install, one registry: every entry records the interpreter that started it (:func:`install`: ``python`` =
+sys.executable, ``prefix`` = sys.prefix). Another install's entry (:func:`foreign`) counts as held: this install
+never adopts, culls or stops it, and lists it apart (a runtime dir can be shared by two venvs of one user)."""
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import sys
 from pathlib import Path
 
 from tutor.core.procs import pid_alive
@@ -41,7 +46,24 @@ def read(base: Path, registry: str) -> dict:
         return {}
 
 
+def install() -> dict:
+    """The fields naming this install in an entry: its interpreter and its prefix."""
+    return {"python": sys.executable, "prefix": sys.prefix}
+
+
+def foreign(entry: dict) -> bool:
+    """True if another install (another interpreter prefix) recorded ``entry``; entries without a prefix (written
+    before installs were told apart) count as this install's."""
+    prefix = entry.get("prefix")
+    if not prefix:
+        return False
+    return os.path.realpath(str(prefix)) != os.path.realpath(sys.prefix)
+
+
 def owned(entry: dict) -> bool:
-    """True if a running pool (its owner process) holds this kernel."""
+    """True if a running pool or app (its owner process) holds this entry, or another install recorded it: either
+    way it is not this install's to adopt, cull or stop."""
+    if foreign(entry):
+        return True
     owner = entry.get("owner")
     return bool(owner) and pid_alive(int(owner))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tutor.course.model import Cell, Lesson, Prose, Quiz
+from tutor.course.model import Cell, Lesson, Prose, Quiz, requires_reason
 
 
 # ---------------------------------------------------------------------------- notebook export
@@ -58,6 +58,12 @@ def lesson_to_notebook(les: Lesson):
                     meta["fm_tutor"]["exercise"] = b.exercise
                 if b.cpu_twin:
                     meta["fm_tutor"]["cpu_twin"] = b.cpu_twin
+                if b.requires:
+                    meta["fm_tutor"]["requires"] = list(b.requires)
+                    missing = b.missing_modules()
+                    note = (f"*This cell needs the Python module(s) {', '.join(b.requires)}.*" if not missing else
+                            f"*Skipped where exported: this cell {requires_reason(missing)}.*")
+                    md(note, {"fm_tutor": {"requires_note": b.id}})
                 if b.is_hidden:
                     meta["jupyter"] = {"source_hidden": True}
                 c = new_code_cell(b.code, metadata=meta)

@@ -36,6 +36,27 @@ class Prose:
     kind: str = "prose"
 
 
+def missing_modules(names) -> tuple[str, ...]:
+    """The module names in ``names`` whose top-level package this interpreter cannot find (none is imported)."""
+    import importlib.util
+
+    out = []
+    for name in names:
+        try:
+            found = importlib.util.find_spec(name.split(".")[0]) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            out.append(name)
+    return tuple(out)
+
+
+def requires_reason(missing) -> str:
+    """"needs the Python module vllm, which is not installed here" (one or several names)."""
+    names = ", ".join(missing)
+    return f"needs the Python module{'s' if len(missing) > 1 else ''} {names}, which {'are' if len(missing) > 1 else 'is'} not installed here"
+
+
 @dataclass
 class Cell:
     id: str
@@ -45,6 +66,7 @@ class Cell:
     timeout: float = DEFAULT_TIMEOUT
     exercise: str | None = None  # for check / solution cells: the exercise they belong to
     cpu_twin: str | None = None  # for gpu cells
+    requires: tuple[str, ...] = ()  # Python modules the cell needs; where one is missing it is skipped
     language: str = "python"
     meta: dict[str, Any] = field(default_factory=dict)
     kind: str = "cell"
@@ -56,6 +78,11 @@ class Cell:
     @property
     def is_gpu(self) -> bool:
         return "gpu" in self.tags
+
+    def missing_modules(self) -> tuple[str, ...]:
+        """The modules of ``requires`` this interpreter cannot import (found with importlib's find_spec on the
+        top-level package: nothing is imported)."""
+        return missing_modules(self.requires)
 
     @property
     def is_exercise(self) -> bool:

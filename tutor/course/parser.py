@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 FRONT_KEYS = {"id", "title", "section", "difficulty", "minutes", "objectives", "prerequisites", "gpu"}
 REQUIRED_FRONT = ("id", "title", "section", "difficulty", "minutes", "objectives")
-CELL_KEYS = {"id", "tags", "timeout", "exercise", "cpu_twin"}
+CELL_KEYS = {"id", "tags", "timeout", "exercise", "cpu_twin", "requires"}
+MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 QUIZ_COMMON = {"id", "type", "question", "hint", "explain"}
 QUIZ_KEYS = {
     "single": QUIZ_COMMON | {"choices"},
@@ -339,6 +340,12 @@ def _make_cell(meta: dict[str, Any], code: str, line: int, err) -> Cell | None:
     if twin is not None and not isinstance(twin, str):
         err(line, f"cell {cid}: cpu_twin must be a cell id string")
         twin = None
+    requires = meta.get("requires", [])
+    if not isinstance(requires, list) or not requires and "requires" in meta \
+            or not all(isinstance(m, str) and MODULE_RE.match(m) for m in requires):
+        err(line, f"cell {cid}: requires must be a non-empty list of Python module names, e.g. "
+                  f"requires=[\"vllm\"], got {requires!r}")
+        requires = []
     return Cell(
         id=cid,
         code=code.rstrip("\n"),
@@ -347,6 +354,7 @@ def _make_cell(meta: dict[str, Any], code: str, line: int, err) -> Cell | None:
         timeout=float(timeout),
         exercise=ex,
         cpu_twin=twin,
+        requires=tuple(requires),
         meta=meta,
     )
 

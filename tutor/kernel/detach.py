@@ -149,7 +149,8 @@ def listing(base: Path) -> list[dict]:
         out.append({"lesson": lesson, "pid": e.get("pid"), "alive": pid_alive(e.get("pid"), e.get("connection_file")),
                     "age": now - float(e.get("started_at") or now),
                     "idle": 0.0 if in_use else now - float(e.get("detached_at") or now),
-                    "in_use": in_use, "connection_file": e.get("connection_file")})
+                    "in_use": in_use, "connection_file": e.get("connection_file"),
+                    "foreign": _registry.foreign(e), "python": e.get("python")})
     return out
 
 

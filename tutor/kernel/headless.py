@@ -7,6 +7,7 @@ then the check (which must pass). It stops at the first failing cell and prints 
 """
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import tempfile
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from tutor.course.model import Lesson
+from tutor.course.model import Lesson, missing_modules, requires_reason
 from tutor.kernel.events import strip_ansi
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,24 @@ def _fmt_t(s: float) -> str:
     return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.2f} s"
 
 
+def kernel_missing_modules(kernel, names: list[str]) -> set[str]:
+    """The module names the kernel's interpreter cannot find (importlib's find_spec on the top-level package, run in
+    the kernel: it may be another environment than ours). Nothing is imported."""
+    names = sorted(set(names))
+    if not names:
+        return set()
+    code = ("import importlib.util as _fm_u, json as _fm_j\n"
+            f"print(_fm_j.dumps([m for m in {names!r} if _fm_u.find_spec(m.split('.')[0]) is None]))\n"
+            "del _fm_u, _fm_j")
+    r = kernel.execute(code, timeout=30).result()
+    try:
+        return set(json.loads((r.stdout or "").strip().splitlines()[-1]))
+    except (ValueError, IndexError) as e:  # the probe failed: check here instead
+        log.warning("kernel_missing_modules: the probe in the kernel failed (%s: %s); checking in this process",
+                    r.status, e)
+        return set(missing_modules(names))
+
+
 def run_lessons(lessons: list[Lesson], out: TextIO | None = None, gpu: bool = False, color: bool | None = None,
                 runtime_dir: str | None = None, cwd: str | None = None, remote=None) -> int:
     """Run the lessons' cells; print a summary per lesson. Returns 0 if all passed, else 1. ``remote``: a
@@ -106,9 +125,14 @@ def run_lessons(lessons: list[Lesson], out: TextIO | None = None, gpu: bool = Fa
             order = setup + [c for c in les.cells if not c.is_setup and not c.is_hidden]
             t_lesson = time.perf_counter()
             n = 0
+            missing = kernel_missing_modules(k, [m for c in order for m in c.requires])
             for cell in order:
                 if cell.is_gpu and not gpu:
                     pr(f"  {cell.id:<34} {pr.c('skipped', '33')} (gpu; cpu twin: {cell.cpu_twin or '-'})")
+                    continue
+                absent = tuple(m for m in cell.requires if m in missing)
+                if absent:
+                    pr(f"  {cell.id:<34} {pr.c('skipped', '33')} ({requires_reason(absent)})")
                     continue
                 if cell.is_exercise:
                     check, sol = les.exercise_parts(cell.id)

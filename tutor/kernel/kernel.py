@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tutor.core.procs import interrupt_pid, kill_pid, pid_alive
+from tutor.core.registry import install as _registry_install
 from tutor.core.internals import keep_connection_file, kernel_process
 from tutor.kernel import detach as _reg
 from tutor.kernel.events import ClearOutput, Display, Error, Event, ExecResult, Result, Stream, died_message
@@ -297,7 +298,7 @@ class Kernel:
         return {"connection_file": self.connection_file, "pid": self.pid, "started_at": self.started_at,
                 "detached_at": detached_at, "pool_dir": str(Path(self.connection_file).parent),
                 "log_path": str(self.log_path) if self.log_path else None, "setup_done": hashes, "cwd": self.cwd,
-                "owner": owner}
+                "owner": owner, **_registry_install()}
 
     def _claim(self) -> None:
         """Record this running kernel (owner: this process), so that it is found even if the app is killed."""

@@ -24,6 +24,16 @@ from tutor.ui.services import Services, build_services
 log = logging.getLogger(__name__)
 
 
+def _idle_words(seconds: float) -> str:
+    """1800 -> "30 min", 90 -> "90 s", 7200 -> "2 h"."""
+    s = int(seconds)
+    if s < 120:
+        return f"{s} s"
+    if s < 7200:
+        return f"{s // 60} min"
+    return f"{s / 3600:g} h"
+
+
 class TutorApp(App[int]):
     """fm-tutor: the course home, roadmap, paths, lesson reader and help."""
 
@@ -77,6 +87,7 @@ class TutorApp(App[int]):
         self.model_server = None  # the server once started
         self.model_status = ""
         self._search_index = None  # tutor.search.SearchIndex, opened (built if need be) when first searched
+        self.exit_notes: list[str] = []  # what keeps running after exit (printed by the CLI once the screen is gone)
 
     # ------------------------------------------------------------------ lifecycle
     def on_mount(self) -> None:
@@ -145,7 +156,16 @@ class TutorApp(App[int]):
             return
         try:
             if self.kernel_detach_idle > 0:
-                self.model_server.detach()
+                srv = self.model_server
+                pid, rss = srv.pid, srv.rss()
+                if srv.detach():
+                    from tutor.core.procs import fmt_bytes
+
+                    mem = f", {fmt_bytes(rss)}" if rss else ""
+                    self.exit_notes.append(
+                        f"The model server ({Path(str(srv.model_name)).name}, {srv.engine}, pid {pid}{mem}) keeps "
+                        f"running detached for {_idle_words(self.kernel_detach_idle)} idle, for the next fm-tutor; "
+                        f"stop it now with `fm-tutor kernels stop --server`.")
             else:
                 self.model_server.stop()
         except Exception:  # its atexit hook stops it
@@ -156,7 +176,11 @@ class TutorApp(App[int]):
         device = "cuda" if engine == "vllm" else "cpu"
         name = Path(str(self.config.model)).name
         label = {"starting": f"starting {st.elapsed:.0f}s", "loading": f"loading {st.elapsed:.0f}s"}.get(st.state.value, st.state.value)
-        text = f"model {label} · {name} · {engine} · {device}"  # the state first: it survives truncation
+        if st.rss and st.state.value == "ready":  # the server's resident memory (its KV cache is bounded)
+            from tutor.core.procs import fmt_bytes
+
+            label += f" · {fmt_bytes(st.rss)}"
+        text = f"model {label} · {name} · {engine} · {device}"  # state and memory first: they survive truncation
         try:
             self.call_from_thread(self._set_model_status, text, st.state.value, st.reason)
         except RuntimeError:  # the app is gone (exit in progress)
@@ -285,7 +309,13 @@ class TutorApp(App[int]):
             return
         try:
             if self.kernel_detach_idle > 0:
-                self._kernels.detach_all(timeout=5)
+                lessons = self._kernels.detach_all(timeout=5)
+                if lessons:
+                    self.exit_notes.append(
+                        f"{len(lessons)} lesson kernel{'s' if len(lessons) > 1 else ''} ({', '.join(sorted(lessons))}) "
+                        f"{'keep' if len(lessons) > 1 else 'keeps'} running detached for "
+                        f"{_idle_words(self.kernel_detach_idle)} idle, with {'their' if len(lessons) > 1 else 'its'} "
+                        f"variables; `fm-tutor kernels` lists them, `fm-tutor kernels stop --all` stops everything.")
             else:
                 self._kernels.shutdown_all(timeout=2, now=True)
         except Exception:  # the atexit hook of the pool tries again

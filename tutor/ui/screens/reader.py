@@ -257,7 +257,7 @@ class ReaderScreen(Screen):
         code = self.app.store.cell_edit(self.lesson.id, cell.id)
         rec = self.cells.record(cell.id)
         w = CodeCell(cell, code, lesson_code=cell.code, gpu_available=self.app.gpu_available,
-                     buffer=rec.buffer, id=f"cell-{cell.id}")
+                     buffer=rec.buffer, missing=cell.missing_modules(), id=f"cell-{cell.id}")
         if cell.is_exercise:
             w.solved = bool(self.app.store.exercise_results(self.lesson.id).get(cell.id))
         if rec.state != "idle":
@@ -373,7 +373,7 @@ class ReaderScreen(Screen):
     def _runnable(self, cells) -> list:
         out = []
         for c in cells:
-            if c.is_hidden or c.is_setup or (c.is_gpu and not self.app.gpu_available):
+            if c.is_hidden or c.is_setup or (c.is_gpu and not self.app.gpu_available) or c.missing_modules():
                 continue
             w = self._cell_widget(c.id)
             code = w.code if w is not None else (self.app.store.cell_edit(self.lesson.id, c.id) or c.code)
