@@ -168,6 +168,8 @@ class LessonCells:
             return
         k = self.pool.start(self.lesson.id)
         if k is not self._kernel:
+            self._notify(f"Lesson {self.lesson.id}'s kernel was stopped while you were away (kernel.keep_alive "
+                         f"{self._keep_alive():g} s): a fresh one starts, and its variables are cleared.")
             self._kernel = k
             k.add_state_listener(self._kernel_state)
 

@@ -276,7 +276,12 @@ class ReaderScreen(Screen):
         lesson_id, state, kernel = event.lesson_id, event.state, event.kernel
         if self.lesson is None or lesson_id != self.lesson.id:
             return
-        if state == "dead" and getattr(kernel, "start_error", None):  # e.g. a kernel host that cannot be reached
+        if state == "dead" and getattr(kernel, "stopping", False):  # a planned stop (left lesson, restart, exit)
+            if self._left or not self.is_current:
+                return  # the learner left the lesson: it stopped as planned (kernel.keep_alive ran out)
+            self.notify(f"The kernel of lesson {lesson_id} stopped; its variables are cleared. Setup cells run "
+                        "again before the next cell.", timeout=6)
+        elif state == "dead" and getattr(kernel, "start_error", None):  # e.g. a kernel host that cannot be reached
             self.notify(f"The lesson's kernel could not start: {kernel.start_error}. Press R on a cell (or ctrl+k) "
                         "to try again.", severity="error", timeout=20)
         elif state == "dead":
