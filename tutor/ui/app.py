@@ -431,7 +431,7 @@ class TutorApp(App[int]):
         from tutor.ui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.screen))
 
     def compose(self) -> ComposeResult:
         yield from ()

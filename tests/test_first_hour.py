@@ -1,0 +1,142 @@
+"""Issue 14, the learner's first hour: a failed exercise says why, leaving a lesson keeps (or plainly stops) its
+kernel, esc leaves the innermost mode, help lists the focused widget's keys, the footer keeps esc and ?."""
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input
+
+from tutor.core.config import KernelConfig
+from tutor.course import load_course
+from tutor.progress import ProgressStore
+from tutor.ui.app import TutorApp
+from tutor.ui.screens.help import HelpScreen
+from tutor.ui.screens.home import HomeScreen
+from tutor.ui.screens.reader import ReaderScreen
+from tutor.widgets.code_cell import CodeCell
+from tutor.widgets.key_bar import KeyBar, fit_keys
+from tutor.widgets.quiz_card import QuizCard
+
+from .helpers import texts, wait_for, widget_text
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def _app(course_dir, tmp_path) -> tuple[TutorApp, list[str]]:
+    app = TutorApp(course=load_course(course_dir), store=ProgressStore(tmp_path / "p.db"))
+    said: list[str] = []
+    notify = app.notify
+
+    def record(message, *a, **kw):
+        said.append(str(message))
+        return notify(message, *a, **kw)
+
+    app.notify = record  # every toast, to assert on what the learner was told
+    return app, said
+
+
+async def test_failed_exercise_shows_the_checks_message_and_passed_a_success_line(fixture_course, tmp_path):
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        app.open_lesson("01", "count")
+        await pilot.pause()
+        cell = app.screen.query_one("#cell-params-ex", CodeCell)
+        cell.focus()
+        await pilot.press("r")
+        assert await wait_for(pilot, lambda: cell.state in ("failed", "passed", "error")), cell.state
+        assert cell.state == "failed"
+        notice = cell.query_one(".cell--notice")
+        assert notice.display and "params(10) should be 1200, got 0" in widget_text(notice)
+        assert notice.has_class("-failed")
+        await pilot.press("e")
+        cell.text_area.load_text("def params(d):\n    return 12 * d * d\n")
+        await pilot.press("escape")
+        assert not cell.editing
+        assert "edited" in widget_text(cell.query_one(".cell--header"))  # the learner's version is marked
+        await pilot.press("r")
+        assert await wait_for(pilot, lambda: cell.state == "passed"), (cell.state, cell.message)
+        assert "Passed" in widget_text(notice) and notice.has_class("-passed")
+        await pilot.press("ctrl+r")  # reset: the mark goes
+        await pilot.pause()
+        assert "edited" not in widget_text(cell.query_one(".cell--header"))
+
+
+async def test_esc_leaves_editing_then_the_lesson_and_an_answer_box_before_the_lesson(fixture_course, tmp_path):
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        app.open_lesson("01", "count")
+        await pilot.pause()
+        cell = app.screen.query_one("#cell-params-ex", CodeCell)
+        cell.focus()
+        await pilot.press("e")
+        await pilot.pause()
+        assert cell.editing
+        assert "Stop editing" in widget_text(app.screen.query_one(KeyBar), width=200)  # the edit keys are shown
+        await pilot.press("escape")  # leaves edit mode only
+        assert not cell.editing and isinstance(app.screen, ReaderScreen) and app.focused is cell
+        await pilot.press("escape")  # a focused cell, not editing: esc goes back
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+
+        app.open_lesson("01", "quiz")
+        await pilot.pause()
+        card = next(c for c in app.screen.query(QuizCard) if c.quiz.type == "numeric")
+        card.focus()
+        await pilot.pause()
+        assert isinstance(app.focused, Input)
+        await pilot.press("escape")  # leaves the answer box, not the lesson
+        await pilot.pause()
+        assert isinstance(app.screen, ReaderScreen) and app.focused is card
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+
+
+async def test_leaving_a_lesson_never_says_the_kernel_died(fixture_course, tmp_path):
+    assert KernelConfig().keep_alive >= 60  # a left lesson keeps its variables for minutes by default
+    app, said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        app.kernel_keep_alive = 0.0  # stop at once: the planned stop must not read as a death
+        app.open_lesson("01")
+        await pilot.pause()
+        reader = app.screen
+        assert await wait_for(pilot, lambda: reader.cells is not None and reader.cells._kernel is not None)
+        kernel = reader.cells._kernel
+        assert await wait_for(pilot, lambda: kernel.state == "idle", timeout=90)
+        await pilot.press("escape")
+        assert await wait_for(pilot, lambda: kernel.state == "dead", timeout=30)
+        await pilot.pause(0.3)
+        assert kernel.stopping
+        assert not [m for m in said if "died" in m], said
+        app.open_lesson("01")  # back after the kernel stopped: said plainly
+        assert await wait_for(pilot, lambda: any("stopped while you were away" in m for m in said), timeout=10), said
+
+
+async def test_help_lists_the_focused_cells_keys_aligned_and_not_itself(fixture_course, tmp_path):
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.open_lesson("01", "count")
+        await pilot.pause()
+        app.screen.query_one("#cell-params-ex", CodeCell).focus()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = texts(app.screen.query("Static"), width=96)
+        assert "Focused: Code cell" in text and "Interrupt" in text and "Solution" in text
+        assert "This screen (Reader)" in text and "This screen (Help)" not in text
+        # every description starts in the same column
+        cols = {line.index(what) for line in text.splitlines()
+                for what in ("Interrupt", "Next", "Home", "Help") if line.lstrip().startswith(("i ", "n ", "H ", "? "))
+                and what in line}
+        assert len(cols) == 1, text
+
+
+def test_footer_keeps_esc_and_help_when_narrow():
+    items = [(k, d, True, k in ("esc", "?")) for k, d in
+             [("r", "Run"), ("e", "Edit"), ("^r", "Reset code"), ("i", "Interrupt"), ("R", "Restart kernel"),
+              ("o", "Output"), ("n", "Next"), ("p", "Prev"), ("t", "Steps"), ("esc", "Back"), ("a", "Run step"),
+              ("?", "Help")]]
+    line = fit_keys(items, 80).plain
+    assert len(line) <= 80 and " esc  Back " in line and " ?  Help " in line and "…" in line
+    assert "Restart kernel" not in line  # left out, with the marker, rather than cut off at the edge
+    wide = fit_keys(items, 200).plain
+    assert "…" not in wide and "Restart kernel" in wide
