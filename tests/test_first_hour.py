@@ -140,3 +140,26 @@ def test_footer_keeps_esc_and_help_when_narrow():
     assert "Restart kernel" not in line  # left out, with the marker, rather than cut off at the edge
     wide = fit_keys(items, 200).plain
     assert "…" not in wide and "Restart kernel" in wide
+
+
+def test_lesson_step_that_does_not_exist_is_an_error_listing_the_steps(fixture_course, monkeypatch, capsys):
+    from tutor.cli import main
+
+    monkeypatch.setenv("FM_TUTOR_CONTENT", str(fixture_course))
+    assert main(["lesson", "01", "--step", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "no step 'nope'" in err and "count" in err and "what-a-foundation-model-is" in err
+
+
+async def test_run_all_ends_with_a_summary_line(fixture_course, tmp_path):
+    app, said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        app.open_lesson("01")
+        await pilot.pause()
+        await pilot.press("A")
+        assert await wait_for(pilot, lambda: any(m.startswith("Run all") for m in said), timeout=120), said
+        summary = next(m for m in said if m.startswith("Run all"))
+        # sqrt-two ran; the exercise's starter fails its check; the GPU cell is skipped on this machine
+        assert "Run all done: 2 of 2 cells ran (1 ok; exercises: 0 passed, 1 failed)" in summary, summary
+        assert "1 skipped (GPU)" in summary or app.gpu_available
+        assert "running cell" not in widget_text(app.screen.query_one("#topbar"))

@@ -138,18 +138,25 @@ class LessonCells:
         self.on_update(cell.id)
         return rec.state
 
-    async def run_many(self, cells: list[tuple[Cell, str]]) -> None:
+    async def run_many(self, cells: list[tuple[Cell, str]],
+                       on_progress: Callable[[int, int, Cell], None] | None = None) -> dict[str, str]:
+        """Run ``cells`` in order, stopping at the first error -> {cell id: final state} of those that ran.
+        ``on_progress(i, n, cell)`` is called before cell i (1-based) of n runs."""
         for cell, _ in cells:
             rec = self.record(cell.id)
             rec.state = "queued"
             self.on_update(cell.id)
+        done: dict[str, str] = {}
         for i, (cell, code) in enumerate(cells):
-            status = await self.run(cell, code)
+            if on_progress is not None:
+                on_progress(i + 1, len(cells), cell)
+            status = done[cell.id] = await self.run(cell, code)
             if status not in ("ok", "passed", "failed"):
                 for rest, _ in cells[i + 1 :]:
                     self.record(rest.id).state = "idle"
                     self.on_update(rest.id)
-                return
+                break
+        return done
 
     def interrupt(self) -> None:
         self.kernel.interrupt()

@@ -25,6 +25,28 @@ from tutor.widgets.step_view import StepView
 log = logging.getLogger(__name__)
 
 
+def run_summary(done: dict[str, str], runnable: int, gpu_skipped: int, seconds: float) -> str:
+    """The line A ends with: 'Run all done: 7 of 7 cells ran (5 ok; exercises: 1 passed, 1 failed), 1 skipped
+    (GPU), 12 s.'"""
+    ok = sum(1 for s in done.values() if s == "ok")
+    passed = sum(1 for s in done.values() if s == "passed")
+    failed = sum(1 for s in done.values() if s == "failed")
+    bad = [(cid, s) for cid, s in done.items() if s not in ("ok", "passed", "failed")]
+    not_run = runnable - len(done)
+    what = f"{ok} ok" + (f"; exercises: {passed} passed, {failed} failed" if passed or failed else "")
+    parts = [f"{len(done)} of {runnable} cells ran ({what})"]
+    skipped = []
+    if gpu_skipped:
+        skipped.append(f"{gpu_skipped} skipped (GPU)")
+    if not_run:
+        skipped.append(f"{not_run} not run")
+    head = "Run all stopped" if bad else "Run all done"
+    line = f"{head}: " + ", ".join(parts + skipped) + f", {seconds:.0f} s."
+    if bad:
+        line += f" Stopped at {bad[0][0]} ({bad[0][1]})."
+    return line
+
+
 class ReaderScreen(Screen):
     """Reads one lesson, one step at a time."""
 
@@ -57,6 +79,7 @@ class ReaderScreen(Screen):
         self._paint_pending: StepView | None = None
         self._view: StepView | None = None
         self.paints = 0  # lessons/steps painted so far (`fm-tutor bench reader` waits on it)
+        self._progress = ""  # "running cell i of n" while A runs the whole lesson
         if lesson is not None:
             self._set_lesson(lesson, step_id)
 
@@ -205,6 +228,8 @@ class ReaderScreen(Screen):
         top = Text()
         top.append(f" {self.lesson.id} {self.lesson.title} ", style="bold reverse")
         top.append(f"  step {self.index + 1}/{len(self.lesson.steps)}: {step.title}")
+        if self._progress:
+            top.append(f"  {self._progress}", style="bold yellow")
         return top
 
     def _step_view(self, index: int) -> StepView:
@@ -385,9 +410,30 @@ class ReaderScreen(Screen):
 
     def action_run_lesson(self) -> None:
         pairs = self._runnable(self.lesson.cells)
-        if pairs:
-            self.notify(f"Running {len(pairs)} cells in order; it stops at the first error.")
-            self._run(pairs)
+        if pairs and self._start_kernel():
+            self.run_worker(self._run_lesson(pairs), group="cells", exclusive=False, exit_on_error=False)
+
+    async def _run_lesson(self, pairs) -> None:
+        """Run every cell of the lesson with a progress line (cell i of n, elapsed) in the top bar and a summary
+        at the end: passed, failed, skipped."""
+        lesson, t0 = self.lesson, time.monotonic()
+        gpu_skipped = sum(1 for c in lesson.cells if c.is_gpu and not c.is_hidden and not self.app.gpu_available)
+        self.notify(f"Running {len(pairs)} cells in order; it stops at the first error.")
+
+        def progress(i: int, n: int, cell: Cell) -> None:
+            if self.lesson is lesson:
+                self._progress = f"running cell {i} of {n} ({cell.id}) · {time.monotonic() - t0:.0f} s"
+                self.query_one("#topbar", Static).update(self._top_text())
+
+        try:
+            done = await self.cells.run_many(pairs, on_progress=progress)
+        finally:
+            self._progress = ""
+            if self.lesson is lesson:
+                self.query_one("#topbar", Static).update(self._top_text())
+        summary = run_summary(done, len(pairs), gpu_skipped, time.monotonic() - t0)
+        self.notify(summary, severity="information" if summary.startswith("Run all done") else "warning",
+                    timeout=15)
 
     def make_quiz_widget(self, quiz: Quiz) -> Widget:
         latest = self.app.store.latest_quiz_results(self.lesson.id)
