@@ -2,6 +2,8 @@
 prerequisites and papers, and a way on to the next written lesson of the active path (enter)."""
 from __future__ import annotations
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,47 +15,42 @@ from tutor.learning.outline import Outline
 from tutor.widgets.key_bar import KeyBar
 
 
-def outline_text(o: Outline, next_title: str | None) -> Text:
-    t = Text()
-
-    def head(s: str) -> None:
-        t.append(f"\n{s}\n", style="bold")
-
-    def item(s: str) -> None:
-        t.append("  • ")
-        t.append(s + "\n")
-
-    t.append(f"{o.lesson_id} · {o.title}", style="bold")
-    t.append("   not written yet: this is its outline from the course index\n", style="dim")
-    t.append("\nTopic: ", style="bold")
-    t.append(o.topic)
-    t.append("   difficulty: ", style="bold")
-    t.append("★" * o.difficulty, style="yellow")
-    if o.section:
-        t.append("\nSection: ", style="bold")
-        t.append(o.section)
-    head("Key content")
-    for k in o.key_content:
-        item(k)
-    head("Prerequisites")
-    for p in o.prerequisites:
-        item(p)
-    for e in o.earlier:
-        item(f"lesson {e}")
-    if not o.prerequisites and not o.earlier:
-        item("none beyond the course's prerequisites")
-    if o.papers:
-        head("Papers")
-        for p in o.papers:
-            item(p)
-    t.append("\n")
-    if o.next_written:
-        t.append("Next written lesson of your path: ", style="bold")
-        t.append(f"{o.next_written} {next_title}", style="bold cyan")
-        t.append("  (enter opens it)")
-    else:
-        t.append("No lesson of your path is written yet; esc goes back.", style="dim")
+def _items(lines: list[str]) -> Table:
+    """A bulleted list whose wrapped lines stay indented under their text."""
+    t = Table.grid(padding=0)
+    t.add_column(width=4, no_wrap=True)
+    t.add_column(ratio=1)
+    for line in lines:
+        t.add_row("  • ", line)
     return t
+
+
+def outline_text(o: Outline, next_title: str | None) -> Group:
+    parts: list = []
+    parts.append(Text(f"{o.lesson_id} · {o.title}", style="bold"))
+    parts.append(Text("Not written yet: this is its outline from the course index.", style="dim"))
+    facts = Text()
+    facts.append("\nTopic: ", style="bold")
+    facts.append(o.topic)
+    facts.append("   difficulty: ", style="bold")
+    facts.append("★" * o.difficulty, style="yellow")
+    if o.section:
+        facts.append("\nSection: ", style="bold")
+        facts.append(o.section)
+    parts += [facts, Text("\nKey content", style="bold"), _items(o.key_content), Text("\nPrerequisites", style="bold")]
+    prereq = o.prerequisites + [f"lesson {e}" for e in o.earlier]
+    parts.append(_items(prereq or ["none beyond the course's prerequisites"]))
+    if o.papers:
+        parts += [Text("\nPapers", style="bold"), _items(o.papers)]
+    tail = Text("\n")
+    if o.next_written:
+        tail.append("Next written lesson of your path: ", style="bold")
+        tail.append(f"{o.next_written} {next_title}", style="bold cyan")
+        tail.append("\nenter opens it; esc goes back.", style="dim")
+    else:
+        tail.append("No lesson of your path is written yet; esc goes back.", style="dim")
+    parts.append(tail)
+    return Group(*parts)
 
 
 class OutlineScreen(Screen[None]):
