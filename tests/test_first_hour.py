@@ -16,7 +16,7 @@ from tutor.widgets.code_cell import CodeCell
 from tutor.widgets.key_bar import KeyBar, fit_keys
 from tutor.widgets.quiz_card import QuizCard
 
-from .helpers import texts, wait_for, widget_text
+from .helpers import plain, texts, wait_for, widget_text
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -163,3 +163,31 @@ async def test_run_all_ends_with_a_summary_line(fixture_course, tmp_path):
         assert "Run all done: 2 of 2 cells ran (1 ok; exercises: 0 passed, 1 failed)" in summary, summary
         assert "1 skipped (GPU)" in summary or app.gpu_available
         assert "running cell" not in widget_text(app.screen.query_one("#topbar"))
+
+
+def test_path_command_marks_unwritten_lessons(fixture_course, monkeypatch, capsys):
+    from tutor.cli import main
+
+    monkeypatch.setenv("FM_TUTOR_CONTENT", str(fixture_course))
+    assert main(["path"]) == 0
+    out = capsys.readouterr().out
+    quick = next(line for line in out.splitlines() if line.startswith("quick"))
+    assert "1 of 6 written" in quick and "01 -> 02° -> 08°" in quick
+    assert "° not written yet" in out
+
+
+async def test_paths_screen_marks_unwritten_lessons(fixture_course, tmp_path):
+    from tutor.ui.screens.paths import PathsScreen
+
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("p")
+        await pilot.pause()
+        assert isinstance(app.screen, PathsScreen)
+        from textual.widgets import OptionList
+
+        ol = app.screen.query_one("#paths", OptionList)
+        text = texts(app.screen.query("Static"), width=116) + "\n".join(
+            plain(ol.get_option_at_index(i).prompt, 116) for i in range(ol.option_count))
+        assert "1/6 written" in text and "02°" in text and "01°" not in text
+        assert "°: not written yet" in text

@@ -296,7 +296,10 @@ def cmd_list_paths(args) -> int:
 
     course = load_course(args.ctx.content)
     for p in course.paths:
-        print(f"{p.id:<11} {p.title} ({p.duration}): {' -> '.join(p.lessons)}")
+        seq = " -> ".join(lid if course.is_written(lid) else f"{lid}°" for lid in p.lessons)
+        n = sum(1 for lid in p.lessons if course.is_written(lid))
+        print(f"{p.id:<11} {p.title} ({p.duration}, {n} of {len(p.lessons)} written): {seq}")
+    print("° not written yet (fm-tutor lesson N shows its outline)")
     return 0
 
 

@@ -163,7 +163,9 @@ def summarize(course: Course, store, now: datetime | None = None, threshold: flo
         first = store.activity_first(path_lessons)
         if first:
             week_of_plan = min(weeks, int((now - _dt(first)).days // 7) + 1)
-            expected = min(len(path_lessons), math.ceil(len(path_lessons) * week_of_plan / weeks))
+            # only lessons that exist can be behind: the plan's share, capped by the path's written lessons
+            written = sum(1 for lid in path_lessons if course.is_written(lid))
+            expected = min(written, math.ceil(len(path_lessons) * week_of_plan / weeks))
 
     # ---- next best action
     action = _next_action(course, store, states, path_lessons, due, acc_lessons, threshold)
