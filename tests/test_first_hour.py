@@ -190,4 +190,4 @@ async def test_paths_screen_marks_unwritten_lessons(fixture_course, tmp_path):
         text = texts(app.screen.query("Static"), width=116) + "\n".join(
             plain(ol.get_option_at_index(i).prompt, 116) for i in range(ol.option_count))
         assert "1/6 written" in text and "02°" in text and "01°" not in text
-        assert "°: not written yet" in text
+        assert "°: not written" in text

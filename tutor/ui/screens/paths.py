@@ -112,7 +112,7 @@ class PathsScreen(Screen):
         ol.highlighted = keep if keep is not None else 0
         top = Text()
         top.append(" Learning paths ", style="bold reverse")
-        top.append(f"  enter: activate · n: next lesson · c: custom · {UNWRITTEN}: not written yet")
+        top.append(f"  enter: activate · n: next lesson · c: custom · {UNWRITTEN}: not written")
         self.query_one("#topbar", Static).update(top)
 
     def _selected(self) -> str | None:
