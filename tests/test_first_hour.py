@@ -191,3 +191,33 @@ async def test_paths_screen_marks_unwritten_lessons(fixture_course, tmp_path):
             plain(ol.get_option_at_index(i).prompt, 116) for i in range(ol.option_count))
         assert "1/6 written" in text and "02°" in text and "01°" not in text
         assert "°: not written" in text
+
+
+def test_one_step_numbering_the_headings_and_check_warns_about_a_wrong_step_reference(fixture_course):
+    from tutor.course import validate_course
+
+    f = next((fixture_course / "lessons").glob("01_*.md"))
+    text = f.read_text()
+    text = text.replace("## What a foundation model is", "## 1. What a foundation model is")
+    text = text.replace("## Counting parameters {#count}", "## 2. Counting parameters {#count}")
+    text = text.replace("A *foundation model* is trained once", "As step 2 shows, and step 7 does not, a *foundation model* is trained once")
+    f.write_text(text)
+    course = load_course(fixture_course)
+    les = course.lesson("01")
+    assert les.numbered
+    count = les.step_index("count")
+    assert les.step_label(count) == "Step 2/2 · Counting parameters"  # the heading's own number, as the prose says
+    assert les.step_label(0) == "Introduction" and les.step_mark(0) == ""
+    assert les.step_label(les.step_index("quiz")) == "Quiz"
+    _course, problems = validate_course(fixture_course)
+    refs = [p for p in problems if "points to no step" in p.message]
+    assert len(refs) == 1 and "'step 7'" in refs[0].message and refs[0].severity == "warning", refs
+    assert refs[0].line == text.splitlines().index(next(l for l in text.splitlines() if "step 7" in l)) + 1
+
+
+def test_unnumbered_lessons_keep_counting_in_order_and_a_step_reference_is_flagged(fixture_course):
+    f = next((fixture_course / "lessons").glob("01_*.md"))
+    f.write_text(f.read_text().replace("A *foundation model* is trained once", "In step 3, a *foundation model* is trained once"))
+    les = load_course(fixture_course).lesson("01")
+    assert not les.numbered and les.step_label(1).startswith("Step 2/5 · ")
+    assert any("'step 3' points to no step" in p.message for p in les.problems)

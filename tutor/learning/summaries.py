@@ -185,7 +185,7 @@ def _next_action(course, store, states, path_lessons, due, acc_lessons, threshol
     if pos and pos[0] in states and states[pos[0]].status != "done" and course.lesson(pos[0]):
         les = course.lesson(pos[0])
         i = les.step_index(pos[1])
-        return f"Continue lesson {les.id} ({les.title}) at step {i + 1}: {les.steps[i].title}"
+        return f"Continue lesson {les.id} ({les.title}) at {les.step_label(i)}"
     if due:
         return f"Review {due} card{'s' if due != 1 else ''} due today (press r on the home screen)"
     weak = [a for a in acc_lessons if a.attempts and a.fraction < threshold]

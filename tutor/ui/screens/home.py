@@ -108,7 +108,7 @@ class HomeScreen(Screen):
             idx = les.step_index(pos[1])
             cont.append(f" {g('play')} Continue [c]: ", style="bold")
             cont.append(f"{les.id} {les.title}")
-            cont.append(f", step {idx + 1}/{len(les.steps)}: {les.steps[idx].title}", style="dim")
+            cont.append(f", {les.step_line(idx)}", style="dim")
         else:
             nxt = app.session.next_lesson_on_path() or next(iter(course.written_ids()), None)
             if nxt:

@@ -212,7 +212,8 @@ class ReaderScreen(Screen):
     def _toc_options(self) -> list[Option]:
         seen = self.app.store.lesson_state(self.lesson.id).steps_seen
         return [
-            Option(Text(f"{g('check') if s.id in seen else ' '}{i + 1:>2} {s.title}"), id=f"step-{i}")
+            Option(Text(f"{g('check') if s.id in seen else ' '}{self.lesson.step_mark(i):>2} "
+                        f"{s.plain_title if self.lesson.numbered else s.title}"), id=f"step-{i}")
             for i, s in enumerate(self.lesson.steps)
         ]
 
@@ -224,10 +225,9 @@ class ReaderScreen(Screen):
         toc.visible = True
 
     def _top_text(self) -> Text:
-        step = self.lesson.steps[self.index]
         top = Text()
         top.append(f" {self.lesson.id} {self.lesson.title} ", style="bold reverse")
-        top.append(f"  step {self.index + 1}/{len(self.lesson.steps)}: {step.title}")
+        top.append(f"  {self.lesson.step_line(self.index)}")
         if self._progress:
             top.append(f"  {self._progress}", style="bold yellow")
         return top
@@ -235,6 +235,7 @@ class ReaderScreen(Screen):
     def _step_view(self, index: int) -> StepView:
         step = self.lesson.steps[index]
         return StepView(step, index + 1, len(self.lesson.steps), self.make_cell_widget, self.make_quiz_widget,
+                        label=self.lesson.step_label(index),
                         on_ready=self._step_ready, classes="step-view")
 
     def _step_shown(self, index: int) -> None:
