@@ -221,3 +221,18 @@ def test_unnumbered_lessons_keep_counting_in_order_and_a_step_reference_is_flagg
     les = load_course(fixture_course).lesson("01")
     assert not les.numbered and les.step_label(1).startswith("Step 2/5 · ")
     assert any("'step 3' points to no step" in p.message for p in les.problems)
+
+
+async def test_a_long_code_line_ends_in_a_marker_not_cut_off(fixture_course, tmp_path):
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_lesson("01", "what-a-foundation-model-is")
+        await pilot.pause()
+        cell = app.screen.query_one("#cell-sqrt-two", CodeCell)
+        cell.set_code("x = 1  # " + "a long comment " * 10 + "END")
+        await pilot.pause()
+        from tutor.widgets.code_cell import _CodeView
+
+        view = cell.query_one(_CodeView)
+        line = "".join(seg.text for seg in view.render_line(0))
+        assert line.rstrip().endswith("…") and "END" not in line

@@ -80,9 +80,16 @@ class _CodeView(RenderedBlock):
         super().__init__(self._syntax(code), **kw)
 
     @staticmethod
-    def _syntax(code: str) -> Syntax:
-        return Syntax(code.rstrip("\n") or " ", "python", theme="ansi_dark", background_color="default",
-                      word_wrap=False)
+    def _syntax(code: str) -> Text:
+        """The highlighted code, one line per line: a line wider than the cell ends in "…" (e edits the cell, and
+        the editor scrolls sideways) instead of being cut off silently."""
+        syntax = Syntax(code.rstrip("\n") or " ", "python", theme="ansi_dark", background_color="default",
+                        word_wrap=False)
+        text = syntax.highlight(code.rstrip("\n") or " ")
+        text.rstrip()
+        text.no_wrap = True
+        text.overflow = "ellipsis"
+        return text
 
     def show(self, code: str) -> None:
         self.update(self._syntax(code))

@@ -213,7 +213,8 @@ class ReaderScreen(Screen):
         seen = self.app.store.lesson_state(self.lesson.id).steps_seen
         return [
             Option(Text(f"{g('check') if s.id in seen else ' '}{self.lesson.step_mark(i):>2} "
-                        f"{s.plain_title if self.lesson.numbered else s.title}"), id=f"step-{i}")
+                        f"{s.plain_title if self.lesson.numbered else s.title}", no_wrap=True, overflow="ellipsis"),
+                   id=f"step-{i}")
             for i, s in enumerate(self.lesson.steps)
         ]
 
