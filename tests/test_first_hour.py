@@ -236,3 +236,29 @@ async def test_a_long_code_line_ends_in_a_marker_not_cut_off(fixture_course, tmp
         view = cell.query_one(_CodeView)
         line = "".join(seg.text for seg in view.render_line(0))
         assert line.rstrip().endswith("…") and "END" not in line
+
+
+def test_export_mine_writes_the_learners_version(fixture_course, tmp_path, monkeypatch, capsys):
+    import json
+
+    from tutor.cli import main
+
+    monkeypatch.setenv("FM_TUTOR_CONTENT", str(fixture_course))
+    data = tmp_path / "data"
+    store = ProgressStore(data / "progress.db")
+    store.save_cell_edit("01", "params-ex", "def params(d):\n    return 12 * d * d  # mine\n")
+    store.flush()
+    store.close()
+
+    def code_of(nb_path, cell_id):
+        nb = json.loads(nb_path.read_text())
+        cell = next(c for c in nb["cells"] if c.get("metadata", {}).get("fm_tutor", {}).get("id") == cell_id)
+        return "".join(cell["source"]), cell["metadata"]["fm_tutor"]
+
+    assert main(["--data-dir", str(data), "export", "01", "--ipynb", str(tmp_path / "lesson.ipynb")]) == 0
+    code, meta = code_of(tmp_path / "lesson.ipynb", "params-ex")
+    assert "TODO" in code and "edited" not in meta  # without --mine: the lesson's code
+    assert main(["--data-dir", str(data), "export", "01", "--ipynb", str(tmp_path / "mine.ipynb"), "--mine"]) == 0
+    code, meta = code_of(tmp_path / "mine.ipynb", "params-ex")
+    assert "# mine" in code and meta["edited"] is True
+    assert "1 cell(s) in your version" in capsys.readouterr().out
