@@ -193,6 +193,19 @@ async def test_roadmap_draws_phases_branches_and_marks(fixture_course, tmp_path)
         assert chips["12"].has_class("on-path") and not chips["04"].has_class("on-path")
         assert chips["01"].has_class("done")
         assert boxes["branch-B"].has_class("active") and not boxes["branch-A"].has_class("active")
+        text = texts(app.screen.query("Static"), width=78)
+        assert "Deep Learning (" in text and "LLM and NLP (" in text  # readable prerequisite names
+        assert "not written yet" in text and "not started" in text  # the legend explains every mark
+        await pilot.press("tab")  # the lessons are focusable: enter opens one (an unwritten one: its outline)
+        await pilot.pause()
+        assert isinstance(app.focused, LessonChip)
+        first = app.focused.lesson_id
+        await pilot.press("enter")
+        await pilot.pause()
+        from tutor.ui.screens.outline import OutlineScreen
+
+        assert (isinstance(app.screen, ReaderScreen) and app.screen.lesson.id == first) or (
+            isinstance(app.screen, OutlineScreen) and app.screen.outline.lesson_id == first)
 
 
 async def test_paths_screen_progress_and_custom_path(fixture_course, tmp_path):
