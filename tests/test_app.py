@@ -86,15 +86,6 @@ async def test_cli_start_options_open_lesson_and_path(fixture_course, tmp_path):
         assert isinstance(app.screen, ReaderScreen) and app.screen.lesson.id == "01"
 
 
-def test_outline_prerequisites_have_readable_names(fixture_course):
-    from tutor.learning.outline import lesson_outline
-
-    o = lesson_outline(load_course(fixture_course), "08", ["08", "01"])
-    assert "LLM and NLP course, 04-05 BERT GPT: the latest open models (LLaMA, and Mistral in 09)" in o.prerequisites
-    assert any("Touvron" in p for p in o.papers) and o.next_written == "01"
-    assert lesson_outline(load_course(fixture_course), "08", []).next_written is None
-
-
 async def test_reader_toc_next_prev_and_escape(fixture_course, tmp_path):
     app = make_app(fixture_course, tmp_path / "p.db")
     async with app.run_test(size=(120, 40)) as pilot:

@@ -34,13 +34,19 @@ def _app(course_dir, tmp_path) -> tuple[TutorApp, list[str]]:
     return app, said
 
 
+async def _focus_cell(app, pilot, step_id: str, cell_id: str) -> CodeCell:
+    """Open lesson 01 at ``step_id`` and focus the cell ``cell_id`` -> the cell."""
+    app.open_lesson("01", step_id)
+    await pilot.pause()
+    cell = app.screen.query_one(f"#cell-{cell_id}", CodeCell)
+    cell.focus()
+    return cell
+
+
 async def test_failed_exercise_shows_the_checks_message_and_passed_a_success_line(fixture_course, tmp_path):
     app, _said = _app(fixture_course, tmp_path)
     async with app.run_test(size=(100, 40)) as pilot:
-        app.open_lesson("01", "count")
-        await pilot.pause()
-        cell = app.screen.query_one("#cell-params-ex", CodeCell)
-        cell.focus()
+        cell = await _focus_cell(app, pilot, "count", "params-ex")
         await pilot.press("r")
         assert await wait_for(pilot, lambda: cell.state in ("failed", "passed", "error")), cell.state
         assert cell.state == "failed"
@@ -63,10 +69,7 @@ async def test_failed_exercise_shows_the_checks_message_and_passed_a_success_lin
 async def test_esc_leaves_editing_then_the_lesson_and_an_answer_box_before_the_lesson(fixture_course, tmp_path):
     app, _said = _app(fixture_course, tmp_path)
     async with app.run_test(size=(100, 40)) as pilot:
-        app.open_lesson("01", "count")
-        await pilot.pause()
-        cell = app.screen.query_one("#cell-params-ex", CodeCell)
-        cell.focus()
+        cell = await _focus_cell(app, pilot, "count", "params-ex")
         await pilot.press("e")
         await pilot.pause()
         assert cell.editing
@@ -114,9 +117,7 @@ async def test_leaving_a_lesson_never_says_the_kernel_died(fixture_course, tmp_p
 async def test_help_lists_the_focused_cells_keys_aligned_and_not_itself(fixture_course, tmp_path):
     app, _said = _app(fixture_course, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        app.open_lesson("01", "count")
-        await pilot.pause()
-        app.screen.query_one("#cell-params-ex", CodeCell).focus()
+        await _focus_cell(app, pilot, "count", "params-ex")
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
