@@ -263,3 +263,10 @@ def test_export_mine_writes_the_learners_version(fixture_course, tmp_path, monke
     code, meta = code_of(tmp_path / "mine.ipynb", "params-ex")
     assert "# mine" in code and meta["edited"] is True
     assert "1 cell(s) in your version" in capsys.readouterr().out
+
+
+def test_dashboard_weeks_are_dates():
+    from tutor.ui.screens.dashboard import week_label
+
+    assert week_label("2026-W49") == "week of 30 Nov 2026"
+    assert week_label("later") == "later"
