@@ -270,3 +270,11 @@ def test_dashboard_weeks_are_dates():
 
     assert week_label("2026-W49") == "week of 30 Nov 2026"
     assert week_label("later") == "later"
+
+
+async def test_home_header_keeps_review_due_at_80(fixture_course, tmp_path):
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        top = widget_text(app.screen.query_one("#topbar"), width=78)
+        assert "review: 0 due" in top.splitlines()[0][:78]

@@ -127,7 +127,7 @@ def test_walk_first_hour(fixture_course, tmp_path, size):
         footer = w.footer()
         assert " esc  Back " in footer and " ?  Help " in footer, footer
         w.keys("Escape")
-        w.wait("lessons written")  # home
+        w.wait("review: ")  # home
         w.keys("q")
         w.wait("EXITED-0")
     finally:

@@ -116,6 +116,7 @@ class CodeCell(Vertical, can_focus=True):
     CodeCell > .cell--header { height: 1; padding: 0 1; }
     CodeCell > TextArea { height: auto; max-height: 30; border: none; padding: 0 1; }
     CodeCell > TextArea.-editing { border-left: thick $accent; }
+    CodeCell > TextArea.-editing > .text-area--cursor { background: $warning; color: $background; }
     CodeCell > .cell--notice { height: auto; padding: 0 1; color: $text-warning; }
     CodeCell > .cell--notice.-hidden { display: none; }
     CodeCell > .cell--notice.-failed { color: $text-error; }

@@ -134,6 +134,7 @@ class PathsScreen(Screen):
     def action_next_lesson(self) -> None:
         nxt = self.app.session.next_lesson_on_path()
         if nxt:
+            self.app.clear_notifications()  # this screen's toasts would sit over the lesson's first cell
             self.app.open_lesson(nxt)
         else:
             self.notify("Choose a path first (enter), or every lesson on it is done.")
