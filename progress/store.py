@@ -195,7 +195,11 @@ class ProgressStore(DurableStore):
         return {r["day"] for r in rows}
 
     def review_ratings_since(self, since: datetime) -> list[str]:
-        return [r["rating"] for r in self._rows("SELECT rating FROM review_logs WHERE at >= ? ORDER BY id", [iso(since)])]
+        """Ratings of reviews since ``since``: a card's first log (the answer in the lesson that created it) is
+        not a review and is left out."""
+        return [r["rating"] for r in self._rows(
+            "SELECT rating FROM review_logs AS l WHERE at >= ? AND id > (SELECT min(id) FROM review_logs WHERE key = l.key) "
+            "ORDER BY id", [iso(since)])]
 
     # ----------------------------------------------------------------- cells
 
@@ -315,6 +319,11 @@ class ProgressStore(DurableStore):
     def due_count(self, now: datetime | None = None) -> int:
         row = self._one("SELECT count(*) AS n FROM review_cards WHERE retired = 0 AND due <= ?", [iso(now)])
         return int(row["n"]) if row else 0
+
+    def next_due(self, now: datetime | None = None) -> str | None:
+        """When the next card not yet due comes due (ISO time), or None if there is none."""
+        row = self._one("SELECT min(due) AS due FROM review_cards WHERE retired = 0 AND due > ?", [iso(now)])
+        return row["due"] if row and row["due"] else None
 
     def review_card(self, card_key: str) -> dict | None:
         """The stored card row (``card`` decoded) or None."""

@@ -45,5 +45,8 @@ def make_export(n_events: int = 60, seed: int = 7) -> dict:
 
         t["review_cards"].append({"key": key, "lesson_id": lid, "question_id": f"q{n}", "card": json.dumps(card),
                                   "due": iso(BASE + timedelta(days=10)), "retired": 0})
-        t["review_logs"].append({"id": n + 1, "at": iso(BASE + timedelta(days=7)), "key": key, "rating": "good", "log": "{}"})
+        # the first answer in the lesson (it creates the card: not a review, and retention must not count it),
+        # then one review
+        t["review_logs"].append({"id": 2 * n + 1, "at": iso(BASE + timedelta(days=7)), "key": key, "rating": "again", "log": "{}"})
+        t["review_logs"].append({"id": 2 * n + 2, "at": iso(BASE + timedelta(days=7)), "key": key, "rating": "good", "log": "{}"})
     return {"format": "fm-tutor-progress", "schema_version": 1, "exported_at": iso(BASE), "tables": t}

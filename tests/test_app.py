@@ -184,6 +184,19 @@ async def test_roadmap_draws_phases_branches_and_marks(fixture_course, tmp_path)
         assert chips["12"].has_class("on-path") and not chips["04"].has_class("on-path")
         assert chips["01"].has_class("done")
         assert boxes["branch-B"].has_class("active") and not boxes["branch-A"].has_class("active")
+        text = texts(app.screen.query("Static"), width=78)
+        assert "Deep Learning (" in text and "LLM and NLP (" in text  # readable prerequisite names
+        assert "not written yet" in text and "not started" in text  # the legend explains every mark
+        await pilot.press("tab")  # the lessons are focusable: enter opens one (an unwritten one: its outline)
+        await pilot.pause()
+        assert isinstance(app.focused, LessonChip)
+        first = app.focused.lesson_id
+        await pilot.press("enter")
+        await pilot.pause()
+        from tutor.ui.screens.outline import OutlineScreen
+
+        assert (isinstance(app.screen, ReaderScreen) and app.screen.lesson.id == first) or (
+            isinstance(app.screen, OutlineScreen) and app.screen.outline.lesson_id == first)
 
 
 async def test_paths_screen_progress_and_custom_path(fixture_course, tmp_path):
@@ -229,13 +242,33 @@ async def test_command_palette_finds_lessons_and_paths(fixture_course, tmp_path)
         await pilot.press("escape")
 
 
-async def test_unwritten_lesson_gives_a_clear_message(fixture_course, tmp_path):
+async def test_unwritten_lesson_opens_its_outline(fixture_course, tmp_path):
+    from tutor.ui.screens.outline import OutlineScreen
+
     app = make_app(fixture_course, tmp_path / "p.db")
     async with app.run_test(size=(80, 24)) as pilot:
+        app.store.set_active_path("quick")
         app.open_lesson("09")
         await pilot.pause()
-        assert isinstance(app.screen, HomeScreen)
-        assert any("not written yet" in str(n.message) for n in app._notifications)
+        assert isinstance(app.screen, OutlineScreen)
+        text = widget_text(app.screen.query_one("#outline-text"), width=76)
+        e = app.course.entries["09"]
+        assert e.title in text and e.topic in text and all(k in text for k in e.key_content)
+        assert "Mistral 7B" in text  # its papers, from course.toml
+        assert "lesson 08 The LLaMA Family" in text  # the section's earlier lesson
+        assert "Next written lesson of your path: 01" in text  # the fixture course has lesson 01 only
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ReaderScreen) and app.screen.lesson.id == "01"
+
+
+def test_outline_prerequisites_have_readable_names(fixture_course):
+    from tutor.learning.outline import lesson_outline
+
+    o = lesson_outline(load_course(fixture_course), "08", ["08", "01"])
+    assert "LLM and NLP course, 04-05 BERT GPT: the latest open models (LLaMA, and Mistral in 09)" in o.prerequisites
+    assert any("Touvron" in p for p in o.papers) and o.next_written == "01"
+    assert lesson_outline(load_course(fixture_course), "08", []).next_written is None
 
 
 def test_tui_process_never_imports_torch_or_transformers(tmp_path):

@@ -48,6 +48,8 @@ async def test_doctor_screen(fixture_course, tmp_path):
         text = widget_text(rep)
         assert "Recommended" in text or "GPU memory" in text
         assert "1,311,872 parameters" in text
+        # one verdict, and the model's source is the learner's configuration, not the variables the app exports
+        assert text.count("All is well") <= 1 and "[env FM_TUTOR_MODEL]" not in text
 
 
 def _tmux(sock: str, *args: str) -> subprocess.CompletedProcess:

@@ -10,6 +10,8 @@ from tutor.progress import ProgressStore
 from tutor.ui.app import TutorApp
 from tutor.course import load_course
 from tutor.ui.screens.review import ReviewScreen
+from textual.widgets import Input
+
 from tutor.widgets.quiz_card import QuizCard
 
 from .helpers import widget_text
@@ -49,11 +51,15 @@ async def test_review_answers_and_reschedules(fixture_course, tmp_path):
         await pilot.pause()
         card = scr.query_one(QuizCard)
         assert card.quiz.id == "flops"
-        card.submit("5e19")  # wrong
         await pilot.pause()
+        assert isinstance(app.focused, Input)  # a numeric card's answer box has focus: typing goes in at once
+        await pilot.press(*"5e19", "enter")  # wrong
+        await pilot.pause()
+        assert card.result is not None and not card.result.correct
         await pilot.press("n")
         await pilot.pause()
-        assert scr.query_one(".review-empty")
+        empty = widget_text(scr.query_one(".review-empty"))
+        assert "Nothing is due" in empty and "next card is due" in empty  # and when the next one comes
         app.store.flush()
         now = datetime.now(timezone.utc)
         right = app.store.review_card("01:define-fm")

@@ -154,3 +154,12 @@ def test_ask_fm_tiny(snap_compare, tmp_path, size):
         await _quiet(pilot)
 
     assert snap_compare(_course_app(tmp_path), terminal_size=size, run_before=go)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_outline_of_an_unwritten_lesson(snap_compare, fixture_course, tmp_path, size):
+    async def go(pilot):
+        pilot.app.open_lesson("09")
+        await _quiet(pilot)
+
+    assert snap_compare(_app(fixture_course, tmp_path), terminal_size=size, run_before=go)

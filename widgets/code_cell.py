@@ -34,7 +34,10 @@ EDIT_DEBOUNCE = 0.3
 _STATE_STYLE = {
     "idle": "dim", "queued": "yellow", "running": "bold yellow", "ok": "green", "error": "bold red",
     "timeout": "bold red", "died": "bold red", "interrupted": "yellow", "skipped": "dim",
+    "passed": "bold green", "failed": "bold red",
 }
+# states whose message is shown under the code (an exercise's check message for failed and passed)
+_NOTICE_STATES = ("error", "timeout", "died", "interrupted", "failed", "passed")
 
 
 class _CellMessage(Message):
@@ -77,9 +80,16 @@ class _CodeView(RenderedBlock):
         super().__init__(self._syntax(code), **kw)
 
     @staticmethod
-    def _syntax(code: str) -> Syntax:
-        return Syntax(code.rstrip("\n") or " ", "python", theme="ansi_dark", background_color="default",
-                      word_wrap=False)
+    def _syntax(code: str) -> Text:
+        """The highlighted code, one line per line: a line wider than the cell ends in "…" (e edits the cell, and
+        the editor scrolls sideways) instead of being cut off silently."""
+        syntax = Syntax(code.rstrip("\n") or " ", "python", theme="ansi_dark", background_color="default",
+                        word_wrap=False)
+        text = syntax.highlight(code.rstrip("\n") or " ")
+        text.rstrip()
+        text.no_wrap = True
+        text.overflow = "ellipsis"
+        return text
 
     def show(self, code: str) -> None:
         self.update(self._syntax(code))
@@ -90,9 +100,9 @@ class CodeCell(Vertical, can_focus=True):
 
     BINDINGS = [
         Binding("r", "run", "Run", id="cell.run"),
-        Binding("ctrl+enter", "run", "Run", show=False, id="cell.run_alt"),
+        Binding("ctrl+enter", "run", "Run", id="cell.run_alt"),
         Binding("e", "edit", "Edit", id="cell.edit"),
-        Binding("escape", "stop_editing", "Stop editing", show=False, id="cell.stop_editing"),
+        Binding("escape", "stop_editing", "Stop editing", id="cell.stop_editing"),
         Binding("ctrl+r", "reset", "Reset code", id="cell.reset"),
         Binding("i", "interrupt", "Interrupt", id="cell.interrupt"),
         Binding("R", "restart", "Restart kernel", id="cell.restart"),
@@ -106,8 +116,11 @@ class CodeCell(Vertical, can_focus=True):
     CodeCell > .cell--header { height: 1; padding: 0 1; }
     CodeCell > TextArea { height: auto; max-height: 30; border: none; padding: 0 1; }
     CodeCell > TextArea.-editing { border-left: thick $accent; }
+    CodeCell > TextArea.-editing > .text-area--cursor { background: $warning; color: $background; }
     CodeCell > .cell--notice { height: auto; padding: 0 1; color: $text-warning; }
     CodeCell > .cell--notice.-hidden { display: none; }
+    CodeCell > .cell--notice.-failed { color: $text-error; }
+    CodeCell > .cell--notice.-passed { color: $text-success; }
     """
 
     class RunRequested(_CellMessage):
@@ -233,6 +246,8 @@ class CodeCell(Vertical, can_focus=True):
             t.append(" ✓ solved", style="bold green")
         if self.editing:
             t.append(" ✎ editing", style="bold")
+        elif self.code != self.lesson_code:
+            t.append(" ✎ edited", style="italic")
         t.append("  ")
         state = self.state
         label = state
@@ -306,12 +321,15 @@ class CodeCell(Vertical, can_focus=True):
             twin = self.cell.cpu_twin
             text = "Needs a CUDA GPU, which this machine does not have: skipped here."
             text += f" Run its CPU twin, cell '{twin}', instead." if twin else " (no CPU twin)"
-        elif self.message and self.state in ("error", "timeout", "died", "interrupted"):
-            text = self.message
+        elif self.state in _NOTICE_STATES and (self.message or self.state in ("failed", "passed")):
+            text = self.message or ("Passed: the check accepts your code." if self.state == "passed"
+                                    else "Not yet: the check rejected this code.")
         notice = self._notice(create=bool(text))
         if notice is not None:
             notice.update(text)
             notice.set_class(not text, "-hidden")
+            notice.set_class(bool(text) and self.state == "failed", "-failed")
+            notice.set_class(bool(text) and self.state == "passed", "-passed")
 
     # ---------------------------------------------------------------- editing
     def watch_editing(self, editing: bool) -> None:
@@ -334,6 +352,7 @@ class CodeCell(Vertical, can_focus=True):
             self._flush_edit()
             self.focus()
         self._refresh_header()
+        self.refresh_bindings()  # esc (stop editing) and ctrl+enter show in the footer only while editing
 
     @on(TextArea.Changed)
     def _on_text_changed(self, event: TextArea.Changed) -> None:
@@ -370,6 +389,7 @@ class CodeCell(Vertical, can_focus=True):
     def action_reset(self) -> None:
         self.set_code(self.lesson_code)
         self.post_message(self.ResetRequested(self))
+        self._refresh_header()
 
     def action_interrupt(self) -> None:
         self.post_message(self.InterruptRequested(self))
@@ -386,6 +406,8 @@ class CodeCell(Vertical, can_focus=True):
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "solution":
             return self.cell.is_exercise
+        if action == "stop_editing":  # not editing: esc is not this cell's, it goes back (the screen's esc)
+            return self.editing
         return True
 
 

@@ -11,6 +11,38 @@ from textual.widgets import Static
 from tutor.core.glyphs import g
 
 
+# keys the footer always shows, however narrow the terminal: the way back and help
+PINNED_KEYS = ("escape", "question_mark")
+MORE = " … "  # some keys were left out (? lists them all)
+
+
+def _hint_len(key: str, description: str) -> int:
+    return len(key) + len(description) + 4
+
+
+def fit_keys(items: list[tuple[str, str, bool, bool]], width: int) -> Text:
+    """The footer line for ``items`` (key, description, enabled, pinned) in ``width`` columns: pinned keys
+    always, the others in order where they fit; when some are left out, a "…" marker says so."""
+    total = sum(_hint_len(k, d) for k, d, _e, _p in items)
+    keep = [True] * len(items)
+    if total > width:
+        budget = width - len(MORE) - sum(_hint_len(k, d) for k, d, _e, p in items if p)
+        for i, (k, d, _e, pinned) in enumerate(items):
+            if pinned:
+                continue
+            n = _hint_len(k, d)
+            keep[i] = n <= budget
+            budget -= n if keep[i] else 0
+    t = Text(no_wrap=True, overflow="ellipsis")
+    for (key, description, enabled, _p), k in zip(items, keep):
+        if k:
+            t.append(f" {key} ", style="bold reverse" if enabled else "dim reverse")
+            t.append(f" {description} ", style="" if enabled else "dim")
+    if not all(keep):
+        t.append(MORE, style="dim")
+    return t
+
+
 class KeyBar(Static):
     DEFAULT_CSS = """
     KeyBar { dock: bottom; height: 1; background: $panel; color: $text; }
@@ -33,19 +65,20 @@ class KeyBar(Static):
     def _redraw(self) -> None:
         app = self.app
         seen: set[str] = set()
-        t = Text(no_wrap=True, overflow="ellipsis")
+        items: list[tuple[str, str, bool, bool]] = []  # key, description, enabled, pinned
         for _ns, binding, enabled, _tip in self.screen.active_bindings.values():
             if not binding.show or binding.action in seen:
                 continue
             seen.add(binding.action)
-            t.append(f" {app.get_key_display(binding)} ", style="bold reverse" if enabled else "dim reverse")
-            t.append(f" {binding.description} ", style="" if enabled else "dim")
+            key = app.get_key_display(binding)
+            items.append((key, binding.description, enabled, binding.key in PINNED_KEYS))
         if app.ENABLE_COMMAND_PALETTE:
-            t.append(" ^p ", style="bold reverse")
-            t.append(" palette")
+            items.append(("^p", "palette", True, False))
+        width = self.size.width or app.size.width
+        t = fit_keys(items, width)
         status = getattr(app, "model_status", "")  # the model server: model · engine · device · state
         if status:
-            room = self.size.width - t.cell_len - 2
+            room = width - t.cell_len - 2
             if room > 12:
                 t.append(" " * max(1, room - len(status)))
                 shown = status if len(status) <= room else status[:room - 1] + g("cut")  # a marker where it is cut

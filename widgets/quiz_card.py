@@ -29,6 +29,17 @@ TYPE_LABEL = {
 }
 
 
+class _AnswerInput(Input):
+    """The answer box of a numeric or text question: esc leaves the box (to its card), not the lesson."""
+
+    BINDINGS = [Binding("escape", "leave", "Leave the answer box", id="quiz.leave-input")]
+
+    def action_leave(self) -> None:
+        card = next((a for a in self.ancestors if isinstance(a, QuizCard)), None)
+        if card is not None:
+            card.leave_input()
+
+
 class QuizCard(Vertical, can_focus=True):
     """One question."""
 
@@ -70,6 +81,7 @@ class QuizCard(Vertical, can_focus=True):
         self.show_hint = False
         self.error: str | None = None
         self.started = time.monotonic()
+        self._input_left = False  # esc left the answer box: focusing the card does not jump back into it
         self.presented = presented_order(quiz) if quiz.type == "ordering" else []
         kind = TYPE_LABEL[quiz.type]
         mark = ""
@@ -80,7 +92,7 @@ class QuizCard(Vertical, can_focus=True):
     def compose(self) -> ComposeResult:
         yield Static(id="q-body")
         if self.quiz.type in ("numeric", "text"):
-            yield Input(placeholder="your answer" + (f" ({self.quiz.unit})" if self.quiz.unit else ""), id="q-input")
+            yield _AnswerInput(placeholder="your answer" + (f" ({self.quiz.unit})" if self.quiz.unit else ""), id="q-input")
 
     def on_mount(self) -> None:
         self._redraw()
@@ -145,8 +157,14 @@ class QuizCard(Vertical, can_focus=True):
         self.set_class(answered and self.result.correct, "correct")
         self.set_class(answered and not self.result.correct, "wrong")
 
+    def leave_input(self) -> None:
+        """esc in the answer box: focus the card itself (a second esc then goes back, as everywhere)."""
+        self._input_left = True
+        self.focus(scroll_visible=False)
+
     def on_focus(self) -> None:
-        if self.quiz.type in ("numeric", "text") and self.result is None:
+        left, self._input_left = self._input_left, False
+        if self.quiz.type in ("numeric", "text") and self.result is None and not left:
             inputs = self.query("#q-input")
             if inputs:
                 inputs.first(Input).focus()  # typing goes straight into the answer box
@@ -265,6 +283,7 @@ class QuizCard(Vertical, can_focus=True):
         self.post_message(self.Answered(self, self.quiz, result, time.monotonic() - self.started))
         if self.quiz.type in ("numeric", "text"):
             self.focus(scroll_visible=False)
+        self.call_after_refresh(self.scroll_visible)  # the verdict is under the card's question: bring it into view
         return result
 
     @on(Input.Submitted, "#q-input")

@@ -2,29 +2,44 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
 from textual.containers import Container, Vertical
 from textual.widgets import Static
 
 from tutor.core.glyphs import g
 
 
-class LessonChip(Static):
-    """One lesson in the roadmap: number, status mark; highlighted when on the active path."""
+class LessonChip(Static, can_focus=True):
+    """One lesson in the roadmap: number, status mark; highlighted when on the active path. Focusable: enter
+    (or a click) posts :class:`LessonChip.Selected`, and the screen opens the lesson (or its outline)."""
+
+    BINDINGS = [Binding("enter", "select", "Open", id="roadmap.open")]
+
+    class Selected(Message):
+        def __init__(self, lesson_id: str) -> None:
+            super().__init__()
+            self.lesson_id = lesson_id
 
     DEFAULT_CSS = """
     LessonChip { width: 7; height: 1; padding: 0 1; background: $boost; }
+    LessonChip:focus { background: $accent; color: $text; }
     LessonChip.on-path { background: $accent 40%; text-style: bold; }
     LessonChip.done { color: $success; }
     LessonChip.unwritten { color: $text-muted; }
     """
 
-    def __init__(self, lesson_id: str, status: str, on_path: bool, written: bool) -> None:
+    def __init__(self, lesson_id: str, status: str, on_path: bool, written: bool, title: str = "") -> None:
         mark = g(status) if written else g("missing")
         super().__init__(f"{mark} {lesson_id}", id=f"chip-{lesson_id}")
         self.lesson_id = lesson_id
         self.set_class(on_path, "on-path")
         self.set_class(status == "done", "done")
         self.set_class(not written, "unwritten")
+        self.tooltip = title
+
+    def action_select(self) -> None:
+        self.post_message(self.Selected(self.lesson_id))
 
 
 class PhaseBox(Vertical):

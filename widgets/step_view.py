@@ -49,6 +49,7 @@ class StepView(Vertical):
         cell_factory: WidgetFactory,
         quiz_factory: WidgetFactory,
         on_ready: Callable[[StepView], None] | None = None,
+        label: str | None = None,
         **kw,
     ) -> None:
         """``on_ready(view)`` is called once the step's first screenful is composed (mounted, not yet painted);
@@ -57,6 +58,7 @@ class StepView(Vertical):
         self.step = step
         self.number = number
         self.total = total
+        self.label = label  # the title line ('Step 11/12 · Homogenization'); default 'Step number/total · title'
         self.cell_factory = cell_factory
         self.quiz_factory = quiz_factory
         self._split = 0
@@ -101,7 +103,7 @@ class StepView(Vertical):
         return len(self.blocks)
 
     def compose(self) -> ComposeResult:
-        yield Static(f"Step {self.number}/{self.total} · {self.step.title}", classes="step-title")
+        yield Static(self.label or f"Step {self.number}/{self.total} · {self.step.title}", classes="step-title")
         # Only what fills the first screen is built before the first paint; the rest is mounted right after it
         # (Textual lays out every widget of a page, visible or not, before it can paint any of it).
         self.blocks = self._pieces()

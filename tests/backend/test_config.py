@@ -16,7 +16,7 @@ def write(p, text):
 def test_defaults_when_no_file(tmp_path):
     cfg = load_config(tmp_path / "missing.toml", env={})
     assert cfg.model == "fm-tiny" and cfg.engine == "auto"
-    assert cfg.kernel.keep_alive == 0 and cfg.kernel.max_lines == 500 and cfg.kernel.max_bytes == 200_000
+    assert cfg.kernel.keep_alive == 600 and cfg.kernel.max_lines == 500 and cfg.kernel.max_bytes == 200_000
     assert cfg.quiz.pass_threshold == 0.7 and cfg.review.fuzzing is True
     assert all(src == "default" for _, _, src in cfg.items())
 

@@ -27,8 +27,8 @@ def test_run_cells_good_lesson_passes():
     rc = run_lessons([lesson("good_lesson.md")], out=out, color=False)
     text = out.getvalue()
     assert rc == 0, text
-    assert "double [starter+check]" in text and "(failed)" in text
-    assert "double [solution+check]" in text and "(passed)" in text
+    assert "double [starter+check]" in text and "(the check rejected the starter, as expected)" in text
+    assert "double [solution+check]" in text and "(the check accepts the solution)" in text
     assert "big-matmul" in text and "skipped" in text
     assert "all 1 lesson(s) passed" in text
 

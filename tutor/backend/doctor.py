@@ -171,7 +171,9 @@ def _offline_env() -> dict[str, str]:
 
 
 def diagnose(content_root: Path | None = None, *, cuda_probe: Callable[[], list] | None = None,
-             load_model_check: bool = True) -> Report:
+             load_model_check: bool = True, config=None) -> Report:
+    """``config``: the configuration already loaded (the app's: its process has exported FM_TUTOR_MODEL and the
+    like for its kernels, so reading the environment again would name sources the learner never set)."""
     from tutor import models
     from tutor.core.config import ConfigError, ModelNotFound, load_config, resolve_model
 
@@ -244,7 +246,7 @@ def diagnose(content_root: Path | None = None, *, cuda_probe: Callable[[], list]
 
     # the configured model and the built-in one
     try:
-        cfg = load_config()
+        cfg = config if config is not None else load_config()
         add(Check("model", "config", OK, f"model = {cfg.model} [{cfg.source('model')}], engine = {cfg.engine}"))
     except ConfigError as e:
         cfg = None

@@ -140,7 +140,7 @@ def bench_reader(runs: int = 5) -> int:
         return ", ".join(f"{x * 1000:.0f}" for x in xs)
 
     print(f"reader: open lesson {lesson.id} at its first step, first paint   p50 {rp * 1000:7.1f} ms  (runs: {fmt(r)})")
-    print(f"  (cold: a reader screen built for it, as before the prebuild  p50 {cp * 1000:7.1f} ms  (runs: {fmt(c)}))")
+    print(f"  cold (a reader screen built for it, as before the prebuild)  p50 {cp * 1000:7.1f} ms  (runs: {fmt(c)})")
     print(f"baseline: Textual Markdown widget, whole lesson, first paint  p50 {mp * 1000:7.1f} ms  (runs: {fmt(m)})")
     print(f"ratio reader/baseline: {rp / mp:.3f}x (cold {cp / mp:.2f}x)   goal: first step <= 100 ms p50")
     print(f"next step (n), action to first paint  p50 {np_ * 1000:7.1f} ms  p90 "

@@ -355,7 +355,10 @@ def cmd_list_paths(args) -> int:
 
     course = load_course(args.ctx.content)
     for p in course.paths:
-        print(f"{p.id:<11} {p.title} ({p.duration}): {' -> '.join(p.lessons)}")
+        seq = " -> ".join(lid if course.is_written(lid) else f"{lid}°" for lid in p.lessons)
+        n = sum(1 for lid in p.lessons if course.is_written(lid))
+        print(f"{p.id:<11} {p.title} ({p.duration}, {n} of {len(p.lessons)} written): {seq}")
+    print("° not written yet (fm-tutor lesson N shows its outline)")
     return 0
 
 
@@ -373,8 +376,10 @@ def cmd_launch(args) -> int:
         if lid is None:
             print(f"fm-tutor: no lesson matches {args.lesson!r}; lessons are 01-{len(course.entries):02d}", file=sys.stderr)
             return 2
-        if not course.is_written(lid):
-            print(f"fm-tutor: lesson {lid} ({course.entries[lid].title}) is not written yet", file=sys.stderr)
+        lesson = course.lesson(lid)  # None while it is not written: the app opens its outline page
+        if args.step and lesson is not None and not lesson.errors and not any(args.step == s.id for s in lesson.steps):
+            steps = ", ".join(s.id for s in lesson.steps)
+            print(f"fm-tutor: lesson {lid} has no step {args.step!r}; its steps are: {steps}", file=sys.stderr)
             return 2
         start = {"lesson": lid, "step": args.step}
     elif args.cmd == "path":

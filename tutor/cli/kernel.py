@@ -42,6 +42,8 @@ def add_commands(sub) -> None:
                        "cells with their ids and tags (check/solution cells included, tagged and source-hidden).")
     p.add_argument("lesson", help="lesson number, title fragment, or a lesson .md file")
     p.add_argument("--ipynb", metavar="FILE", required=True, help="the notebook file to write")
+    p.add_argument("--mine", action="store_true",
+                   help="your version: the cells you edited in the reader (from your progress), not the lesson's code")
     p.add_argument("--content", metavar="DIR", default=argparse.SUPPRESS,
                    help="a course directory to use instead of the installed one (env FM_TUTOR_CONTENT)")
 
@@ -220,6 +222,21 @@ def remote_host(args: argparse.Namespace):
     return RemoteHost.from_config(ctx.config())
 
 
+def _learner_edits(args, les) -> dict[str, str]:
+    """{cell id: code} of the cells of ``les`` the learner edited (the progress store of --data-dir)."""
+    from tutor.cli.context import from_args
+    from tutor.progress import ProgressStore
+
+    db = (getattr(args, "ctx", None) or from_args(args)).db_path()
+    if db is None or not Path(db).is_file():
+        return {}
+    store = ProgressStore(db)
+    try:
+        return {c.id: code for c in les.cells if (code := store.cell_edit(les.id, c.id)) is not None}
+    finally:
+        store.close()
+
+
 def _content(args) -> Path | None:
     from tutor.cli.context import from_args
 
@@ -257,12 +274,14 @@ def run(args: argparse.Namespace) -> int | None:
 
         try:
             (les,) = load_lessons([args.lesson], _content(args))
-            path = export_notebook(les, args.ipynb)
+            edits = _learner_edits(args, les) if args.mine else None
+            path = export_notebook(les, args.ipynb, edits)
         except Exception as e:
             log.debug("run: caught and carried on", exc_info=True)
             print(f"fm-tutor export: {e}", file=sys.stderr)
             return 1
-        print(f"wrote {path} ({les.title})")
+        mine = f", {len(edits)} cell(s) in your version" if edits is not None else ""
+        print(f"wrote {path} ({les.title}{mine})")
         return 0
     return None
 

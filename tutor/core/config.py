@@ -15,7 +15,7 @@ Precedence: default < file < env var. This module runs in the TUI process: no to
     enforce_eager = false
     [gpu.lora_modules]           # name = "adapter dir" (vLLM --lora-modules)
     [kernel]
-    keep_alive = 0               # seconds an idle lesson kernel stays alive after leaving the lesson
+    keep_alive = 600             # seconds a left lesson's kernel (and its variables) stays alive; 0 = it stops at once
     detach_idle = 1800           # on exit or hang-up, kernels and the model server keep running detached this
                                  # long (s) for the next fm-tutor to reattach to; 0 = they stop with the app
     max_lines = 500              # output cap per cell
@@ -72,7 +72,7 @@ class GpuConfig:
 
 @dataclass
 class KernelConfig:
-    keep_alive: float = 0.0
+    keep_alive: float = 600.0
     detach_idle: float = 1800.0
     max_lines: int = 500
     max_bytes: int = 200_000

@@ -26,8 +26,10 @@ def _quiz_markdown(q: Quiz) -> str:
     return "\n".join(lines)
 
 
-def lesson_to_notebook(les: Lesson):
-    """The lesson as an nbformat v4 notebook (prose and quizzes as markdown; cells with tags and ids)."""
+def lesson_to_notebook(les: Lesson, edits: dict[str, str] | None = None):
+    """The lesson as an nbformat v4 notebook (prose and quizzes as markdown; cells with tags and ids).
+    ``edits``: {cell id: code}, the learner's version of those cells (``export --mine``), marked in metadata."""
+    edits = edits or {}
     import nbformat
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
@@ -66,7 +68,9 @@ def lesson_to_notebook(les: Lesson):
                     md(note, {"fm_tutor": {"requires_note": b.id}})
                 if b.is_hidden:
                     meta["jupyter"] = {"source_hidden": True}
-                c = new_code_cell(b.code, metadata=meta)
+                if b.id in edits:
+                    meta["fm_tutor"]["edited"] = True
+                c = new_code_cell(edits.get(b.id, b.code), metadata=meta)
                 c["id"] = b.id[:64]
                 cells.append(c)
     nb = new_notebook(cells=cells, metadata={
@@ -78,10 +82,10 @@ def lesson_to_notebook(les: Lesson):
     return nb
 
 
-def export_notebook(les: Lesson, path: str | os.PathLike) -> Path:
+def export_notebook(les: Lesson, path: str | os.PathLike, edits: dict[str, str] | None = None) -> Path:
     import nbformat
 
-    nb = lesson_to_notebook(les)
+    nb = lesson_to_notebook(les, edits)
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(p))

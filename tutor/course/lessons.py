@@ -7,6 +7,8 @@ problems (no cell runs), and ``run-cells``, ``export`` and ``stats`` refuse it w
 """
 from __future__ import annotations
 
+import re
+
 from tutor.course.model import Course, Lesson, Problem
 
 
@@ -37,7 +39,36 @@ def read_lesson(course: Course, lesson_id: str) -> Lesson:
             problems.append(Problem(f, 2, f"prerequisite {pre!r} is not a lesson of this course"))
         if pre == lesson_id:
             problems.append(Problem(f, 2, "a lesson cannot be its own prerequisite"))
+    problems += step_reference_problems(lesson, f)
     if not any(s.quizzes for s in lesson.steps):
         problems.append(Problem(f, 1, "lesson has no quiz questions", "warning"))
     lesson.problems = problems
     return lesson
+
+
+_STEP_REF = re.compile(r"\bsteps? (\d+)\b", re.IGNORECASE)
+
+
+def step_reference_problems(lesson: Lesson, file: str) -> list[Problem]:
+    """Warnings for a "step N" in the prose that points to no step: the lesson numbers its steps in their
+    headings (``## 3. Title``) and has no step N, or it numbers none (the app then counts the introduction as
+    step 1, and the prose's numbers drift)."""
+    numbers = {s.number for s in lesson.steps if s.number is not None}
+    out: list[Problem] = []
+    for step in lesson.steps:
+        for block in step.blocks:
+            text = getattr(block, "markdown", None)
+            if text is None:
+                continue
+            for i, line in enumerate(text.splitlines()):
+                for m in _STEP_REF.finditer(line):
+                    n = int(m.group(1))
+                    if not numbers:
+                        why = ("its headings carry no numbers (write '## 3. Title' so the prose and the app count "
+                               "steps the same way)")
+                    elif n not in numbers:
+                        why = f"this lesson's numbered steps are {min(numbers)}-{max(numbers)}"
+                    else:
+                        continue
+                    out.append(Problem(file, block.line + i, f"'{m.group(0)}' points to no step: {why}", "warning"))
+    return out

@@ -5,6 +5,8 @@ produced by the one parser in :mod:`tutor.course.parser`. No Textual here.
 """
 from __future__ import annotations
 
+import re
+
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +130,9 @@ class Quiz:
 Block = Union[Prose, Cell, Quiz]
 
 
+_NUMBERED = re.compile(r"^(\d+)\.\s+")
+
+
 @dataclass
 class Step:
     id: str
@@ -138,6 +143,18 @@ class Step:
     @property
     def cells(self) -> list[Cell]:
         return [b for b in self.blocks if isinstance(b, Cell)]
+
+    @property
+    def number(self) -> int | None:
+        """The number the heading gives itself (``## 3. Title`` -> 3), or None."""
+        m = _NUMBERED.match(self.title)
+        return int(m.group(1)) if m else None
+
+    @property
+    def plain_title(self) -> str:
+        """The title without its number: '3. Title' -> 'Title'."""
+        m = _NUMBERED.match(self.title)
+        return self.title[m.end():] if m else self.title
 
     @property
     def quizzes(self) -> list[Quiz]:
@@ -185,6 +202,34 @@ class Lesson:
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)
+
+    @property
+    def numbered(self) -> bool:
+        """The lesson numbers its steps in their headings (``## 3. Title``): the app shows those numbers, so
+        the prose's "step 3" and the app's step 3 are the same one."""
+        return any(s.number is not None for s in self.steps)
+
+    def step_label(self, index: int) -> str:
+        """'Step 11/12 · Homogenization' (numbered headings: the heading's own number out of the last one; an
+        unnumbered step such as the introduction or the quiz has no number) or 'Step 3/5 · Title' (in order)."""
+        step = self.steps[index]
+        if not self.numbered:
+            return f"Step {index + 1}/{len(self.steps)} · {step.title}"
+        if step.number is None:
+            return step.title
+        last = max(s.number for s in self.steps if s.number is not None)
+        return f"Step {step.number}/{last} · {step.plain_title}"
+
+    def step_line(self, index: int) -> str:
+        """The top bar's 'step 11/12: Homogenization' (the same numbering as :meth:`step_label`)."""
+        return self.step_label(index).replace("Step ", "step ", 1).replace(" · ", ": ", 1)
+
+    def step_mark(self, index: int) -> str:
+        """The step's number for a table of steps: '11', or '' for an unnumbered step of a numbered lesson."""
+        if not self.numbered:
+            return str(index + 1)
+        n = self.steps[index].number
+        return "" if n is None else str(n)
 
     def step_index(self, step_id: str | None) -> int:
         for i, s in enumerate(self.steps):

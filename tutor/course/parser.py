@@ -247,9 +247,11 @@ def _parse_body(body: str, offset: int, err) -> list[Step]:
     def flush_prose(upto: int) -> None:
         nonlocal prose_from
         if upto > prose_from:
-            chunk = "\n".join(lines[prose_from:upto]).strip("\n")
-            if chunk.strip():
-                cur.blocks.append(Prose(chunk, offset + prose_from + 1))
+            raw = "\n".join(lines[prose_from:upto])
+            chunk = raw.strip("\n")
+            if chunk.strip():  # its line: the first line of the text itself (blank lines before it stripped)
+                lead = len(raw) - len(raw.lstrip("\n"))
+                cur.blocks.append(Prose(chunk, offset + prose_from + 1 + lead))
         prose_from = max(prose_from, upto)
 
     i = 0

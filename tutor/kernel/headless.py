@@ -160,7 +160,9 @@ def run_lessons(lessons: list[Lesson], out: TextIO | None = None, gpu: bool = Fa
                             if res is not None and res.error is not None:
                                 pr("\n".join(res.error.traceback))
                             return 1
-                        pr(f"  {name:<34} {pr.c('ok', '32')} {_fmt_t(dt)}  ({status})")
+                        what = ("the check rejected the starter, as expected" if label == "starter"
+                                else "the check accepts the solution")
+                        pr(f"  {name:<34} {pr.c('ok', '32')} {_fmt_t(dt)}  ({what})")
                         n += 1
                     continue
                 r = k.execute(cell.code, timeout=cell.timeout).result()

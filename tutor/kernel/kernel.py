@@ -122,6 +122,12 @@ class Kernel:
         return self._state
 
     @property
+    def stopping(self) -> bool:
+        """True while (and after) the kernel is shut down or detached on purpose: a "dead" state then means
+        "stopped", not "died"."""
+        return self._closing
+
+    @property
     def pid(self) -> int | None:
         if self._km is None and self._pid is not None:
             return self._pid

@@ -163,7 +163,9 @@ def summarize(course: Course, store, now: datetime | None = None, threshold: flo
         first = store.activity_first(path_lessons)
         if first:
             week_of_plan = min(weeks, int((now - _dt(first)).days // 7) + 1)
-            expected = min(len(path_lessons), math.ceil(len(path_lessons) * week_of_plan / weeks))
+            # only lessons that exist can be behind: the plan's share, capped by the path's written lessons
+            written = sum(1 for lid in path_lessons if course.is_written(lid))
+            expected = min(written, math.ceil(len(path_lessons) * week_of_plan / weeks))
 
     # ---- next best action
     action = _next_action(course, store, states, path_lessons, due, acc_lessons, threshold)
@@ -183,7 +185,7 @@ def _next_action(course, store, states, path_lessons, due, acc_lessons, threshol
     if pos and pos[0] in states and states[pos[0]].status != "done" and course.lesson(pos[0]):
         les = course.lesson(pos[0])
         i = les.step_index(pos[1])
-        return f"Continue lesson {les.id} ({les.title}) at step {i + 1}: {les.steps[i].title}"
+        return f"Continue lesson {les.id} ({les.title}) at {les.step_label(i)}"
     if due:
         return f"Review {due} card{'s' if due != 1 else ''} due today (press r on the home screen)"
     weak = [a for a in acc_lessons if a.attempts and a.fraction < threshold]

@@ -348,9 +348,14 @@ class TutorApp(App[int]):
 
         lesson = self.course.lesson(lesson_id)
         if lesson is None:
-            entry = self.course.entries.get(lesson_id)
-            title = entry.title if entry else lesson_id
-            self.notify(f"Lesson {lesson_id} ({title}) is not written yet.", severity="warning")
+            if lesson_id not in self.course.entries:
+                self.notify(f"There is no lesson {lesson_id}.", severity="warning")
+                return
+            from tutor.learning.outline import lesson_outline
+            from tutor.ui.screens.outline import OutlineScreen
+
+            # not written yet: its outline page (course index), with a way on to the next written lesson
+            self.push_screen(OutlineScreen(lesson_outline(self.course, lesson_id, self.session.active_path_lessons())))
             return
         if lesson.errors:  # the one acceptance policy: a read-only page of check's lines, no cells
             from tutor.ui.screens.problems import LessonProblemsScreen
@@ -489,7 +494,7 @@ class TutorApp(App[int]):
         from tutor.ui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.screen))
 
     def compose(self) -> ComposeResult:
         yield from ()

@@ -138,18 +138,25 @@ class LessonCells:
         self.on_update(cell.id)
         return rec.state
 
-    async def run_many(self, cells: list[tuple[Cell, str]]) -> None:
+    async def run_many(self, cells: list[tuple[Cell, str]],
+                       on_progress: Callable[[int, int, Cell], None] | None = None) -> dict[str, str]:
+        """Run ``cells`` in order, stopping at the first error -> {cell id: final state} of those that ran.
+        ``on_progress(i, n, cell)`` is called before cell i (1-based) of n runs."""
         for cell, _ in cells:
             rec = self.record(cell.id)
             rec.state = "queued"
             self.on_update(cell.id)
+        done: dict[str, str] = {}
         for i, (cell, code) in enumerate(cells):
-            status = await self.run(cell, code)
+            if on_progress is not None:
+                on_progress(i + 1, len(cells), cell)
+            status = done[cell.id] = await self.run(cell, code)
             if status not in ("ok", "passed", "failed"):
                 for rest, _ in cells[i + 1 :]:
                     self.record(rest.id).state = "idle"
                     self.on_update(rest.id)
-                return
+                break
+        return done
 
     def interrupt(self) -> None:
         self.kernel.interrupt()
@@ -168,6 +175,8 @@ class LessonCells:
             return
         k = self.pool.start(self.lesson.id)
         if k is not self._kernel:
+            self._notify(f"Lesson {self.lesson.id}'s kernel was stopped while you were away (kernel.keep_alive "
+                         f"{self._keep_alive():g} s): a fresh one starts, and its variables are cleared.")
             self._kernel = k
             k.add_state_listener(self._kernel_state)
 

@@ -31,9 +31,12 @@ def _plot_widgets(s: Summary):
             plt = self.plt
             days = list(s.activity_by_day)[-14:]
             mins = [round(s.activity_by_day[d] / 60, 1) for d in days]
-            if days:
+            if len(days) >= 2:
                 plt.bar([d[5:] for d in days], mins)
-            plt.title("minutes studied per day (last 14 active days)")
+                plt.ylim(0, max(mins) * 1.2 or 1)
+                plt.title("minutes studied per day (last 14 active days)")
+            else:  # one bar fills the whole plot: say so instead
+                plt.title("minutes per day: too little data yet (a chart after two days of study)")
 
     class AccuracyPlot(PlotextPlot):
         def on_mount(self) -> None:
@@ -44,6 +47,17 @@ def _plot_widgets(s: Summary):
             plt.title("quiz accuracy % by section")
 
     return [ActivityPlot(id="plot-activity"), AccuracyPlot(id="plot-accuracy")]
+
+
+def week_label(key: str) -> str:
+    """'2026-W49' -> 'week of 30 Nov 2026' (its Monday); any other key unchanged."""
+    from datetime import date
+
+    try:
+        y, w = key.split("-W")
+        return "week of " + date.fromisocalendar(int(y), int(w), 1).strftime("%d %b %Y").lstrip("0")
+    except ValueError:
+        return key
 
 
 class DashboardScreen(Screen):
@@ -126,7 +140,7 @@ class DashboardScreen(Screen):
         for lid, sec in sorted(s.seconds_by_lesson.items()):
             t.append(f"  lesson {lid}: {fmt_duration(sec)}\n")
         for wk, sec in list(s.seconds_by_week.items())[-6:]:
-            t.append(f"  {wk}: {fmt_duration(sec)}\n", style="dim")
+            t.append(f"  {week_label(wk)}: {fmt_duration(sec)}\n", style="dim")
         return t
 
     @staticmethod

@@ -39,9 +39,8 @@ class DoctorScreen(Screen):
         from tutor.backend.doctor import diagnose, format_report
 
         try:
-            rep = diagnose(self.app.course.root)
-            text = format_report(rep)
-            text += "\n\n" + ("All is well for the CPU cells of this course." if rep.ok else "Something the course needs is missing (see above).")
+            rep = diagnose(self.app.course.root, config=self.app.config)
+            text = format_report(rep)  # it ends with the verdict ("All is well for CPU use." or what to fix)
         except Exception as e:  # the doctor must never crash the app
             log.debug("_diagnose: the doctor must never crash the app", exc_info=True)
             text = f"The checks themselves failed: {e}"

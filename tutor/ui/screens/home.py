@@ -90,16 +90,17 @@ class HomeScreen(Screen):
         done = sum(1 for lid in lessons if app.session.lesson_status(lid, states) == "done")
         top = Text()
         top.append(f" {course.title} ", style="bold reverse")
-        written = len(course.written_ids())
-        top.append(f"  {written}/{len(course.entries)} lessons written", style="dim")
+        # most important first: a narrow terminal cuts the end of the line
+        due = app.store.due_count()
+        top.append(f"  review: {due} due", style="bold yellow" if due else "dim")
+        if not app.store.status.persistent:
+            top.append("   PROGRESS NOT SAVED (see message)", style="bold red")
         if ptitle:
             top.append(f"   path: {ptitle} ({done}/{len(lessons)} done)", style="bold")
         else:
             top.append("   no path chosen: press p", style="dim")
-        if not app.store.status.persistent:
-            top.append("   PROGRESS NOT SAVED (see message)", style="bold red")
-        due = app.store.due_count()
-        top.append(f"   review: {due} due", style="bold yellow" if due else "dim")
+        written = len(course.written_ids())
+        top.append(f"   {written}/{len(course.entries)} lessons written", style="dim")
         self.query_one("#topbar", Static).update(top)
         cont = Text()
         pos = app.store.last_position()
@@ -108,7 +109,7 @@ class HomeScreen(Screen):
             idx = les.step_index(pos[1])
             cont.append(f" {g('play')} Continue [c]: ", style="bold")
             cont.append(f"{les.id} {les.title}")
-            cont.append(f", step {idx + 1}/{len(les.steps)}: {les.steps[idx].title}", style="dim")
+            cont.append(f", {les.step_line(idx)}", style="dim")
         else:
             nxt = app.session.next_lesson_on_path() or next(iter(course.written_ids()), None)
             if nxt:

@@ -13,6 +13,9 @@ from tutor.core.glyphs import bar, g
 from tutor.widgets.key_bar import KeyBar
 
 
+UNWRITTEN = "°"  # after a lesson id: the lesson is not written yet (enter on it opens its outline)
+
+
 class CustomPathScreen(ModalScreen[list[str] | None]):
     """Pick any lessons, in course order, for a custom path."""
 
@@ -88,13 +91,17 @@ class PathsScreen(Screen):
             t = Text()
             t.append(f"{g('play') if pid == active else ' '} ", style="bold magenta")
             t.append(title, style="bold")
-            t.append(f"  ·  {duration}  ·  {len(lessons)} lessons")
+            n_written = sum(1 for lid in lessons if course.is_written(lid))
+            t.append(f"  ·  {duration}  ·  {n_written}/{len(lessons)} written")
             if pid == active:
                 t.append("  (active)", style="bold magenta")
             t.append("\n   ")
             for i, lid in enumerate(lessons):
                 st = app.session.lesson_status(lid, states)
-                t.append(f"{lid}{g(st) if st != 'not_started' else ''}", style="green" if st == "done" else ("cyan" if st == "in_progress" else ""))
+                if not course.is_written(lid):  # not written yet: dim, with a mark that reads without colour
+                    t.append(f"{lid}{UNWRITTEN}", style="dim")
+                else:
+                    t.append(f"{lid}{g(st) if st != 'not_started' else ''}", style="green" if st == "done" else ("cyan" if st == "in_progress" else ""))
                 if i < len(lessons) - 1:
                     t.append(f" {g('arrow')} ", style="dim")
             frac = len(done) / len(lessons) if lessons else 0
@@ -105,7 +112,7 @@ class PathsScreen(Screen):
         ol.highlighted = keep if keep is not None else 0
         top = Text()
         top.append(" Learning paths ", style="bold reverse")
-        top.append("  enter: make active · n: open its next lesson · c: custom path")
+        top.append(f"  enter: activate · n: next lesson · c: custom · {UNWRITTEN}: not written")
         self.query_one("#topbar", Static).update(top)
 
     def _selected(self) -> str | None:
@@ -127,6 +134,7 @@ class PathsScreen(Screen):
     def action_next_lesson(self) -> None:
         nxt = self.app.session.next_lesson_on_path()
         if nxt:
+            self.app.clear_notifications()  # this screen's toasts would sit over the lesson's first cell
             self.app.open_lesson(nxt)
         else:
             self.notify("Choose a path first (enter), or every lesson on it is done.")

@@ -25,6 +25,28 @@ from tutor.widgets.step_view import StepView
 log = logging.getLogger(__name__)
 
 
+def run_summary(done: dict[str, str], runnable: int, gpu_skipped: int, seconds: float) -> str:
+    """The line A ends with: 'Run all done: 7 of 7 cells ran (5 ok; exercises: 1 passed, 1 failed), 1 skipped
+    (GPU), 12 s.'"""
+    ok = sum(1 for s in done.values() if s == "ok")
+    passed = sum(1 for s in done.values() if s == "passed")
+    failed = sum(1 for s in done.values() if s == "failed")
+    bad = [(cid, s) for cid, s in done.items() if s not in ("ok", "passed", "failed")]
+    not_run = runnable - len(done)
+    what = f"{ok} ok" + (f"; exercises: {passed} passed, {failed} failed" if passed or failed else "")
+    parts = [f"{len(done)} of {runnable} cells ran ({what})"]
+    skipped = []
+    if gpu_skipped:
+        skipped.append(f"{gpu_skipped} skipped (GPU)")
+    if not_run:
+        skipped.append(f"{not_run} not run")
+    head = "Run all stopped" if bad else "Run all done"
+    line = f"{head}: " + ", ".join(parts + skipped) + f", {seconds:.0f} s."
+    if bad:
+        line += f" Stopped at {bad[0][0]} ({bad[0][1]})."
+    return line
+
+
 class ReaderScreen(Screen):
     """Reads one lesson, one step at a time."""
 
@@ -62,6 +84,7 @@ class ReaderScreen(Screen):
         self.paints = 0  # lessons/steps painted so far (`fm-tutor bench reader` waits on it)
         self._reveal: tuple[str, ...] = ()  # words of a search to scroll into view once the step is in
         self.revealed: Widget | None = None  # the block last scrolled into view for a search
+        self._progress = ""  # "running cell i of n" while A runs the whole lesson
         if lesson is not None:
             self._set_lesson(lesson, step_id)
 
@@ -197,7 +220,9 @@ class ReaderScreen(Screen):
     def _toc_options(self) -> list[Option]:
         seen = self.app.store.lesson_state(self.lesson.id).steps_seen
         return [
-            Option(Text(f"{g('check') if s.id in seen else ' '}{i + 1:>2} {s.title}"), id=f"step-{i}")
+            Option(Text(f"{g('check') if s.id in seen else ' '}{self.lesson.step_mark(i):>2} "
+                        f"{s.plain_title if self.lesson.numbered else s.title}", no_wrap=True, overflow="ellipsis"),
+                   id=f"step-{i}")
             for i, s in enumerate(self.lesson.steps)
         ]
 
@@ -209,15 +234,17 @@ class ReaderScreen(Screen):
         toc.visible = True
 
     def _top_text(self) -> Text:
-        step = self.lesson.steps[self.index]
         top = Text()
         top.append(f" {self.lesson.id} {self.lesson.title} ", style="bold reverse")
-        top.append(f"  step {self.index + 1}/{len(self.lesson.steps)}: {step.title}")
+        top.append(f"  {self.lesson.step_line(self.index)}")
+        if self._progress:
+            top.append(f"  {self._progress}", style="bold yellow")
         return top
 
     def _step_view(self, index: int) -> StepView:
         step = self.lesson.steps[index]
         return StepView(step, index + 1, len(self.lesson.steps), self.make_cell_widget, self.make_quiz_widget,
+                        label=self.lesson.step_label(index),
                         on_ready=self._step_ready, classes="step-view")
 
     def _step_shown(self, index: int) -> None:
@@ -285,7 +312,12 @@ class ReaderScreen(Screen):
         lesson_id, state, kernel = event.lesson_id, event.state, event.kernel
         if self.lesson is None or lesson_id != self.lesson.id:
             return
-        if state == "dead" and getattr(kernel, "start_error", None):  # e.g. a kernel host that cannot be reached
+        if state == "dead" and getattr(kernel, "stopping", False):  # a planned stop (left lesson, restart, exit)
+            if self._left or not self.is_current:
+                return  # the learner left the lesson: it stopped as planned (kernel.keep_alive ran out)
+            self.notify(f"The kernel of lesson {lesson_id} stopped; its variables are cleared. Setup cells run "
+                        "again before the next cell.", timeout=6)
+        elif state == "dead" and getattr(kernel, "start_error", None):  # e.g. a kernel host that cannot be reached
             self.notify(f"The lesson's kernel could not start: {kernel.start_error}. Press R on a cell (or ctrl+k) "
                         "to try again.", severity="error", timeout=20)
         elif state == "dead":
@@ -389,9 +421,30 @@ class ReaderScreen(Screen):
 
     def action_run_lesson(self) -> None:
         pairs = self._runnable(self.lesson.cells)
-        if pairs:
-            self.notify(f"Running {len(pairs)} cells in order; it stops at the first error.")
-            self._run(pairs)
+        if pairs and self._start_kernel():
+            self.run_worker(self._run_lesson(pairs), group="cells", exclusive=False, exit_on_error=False)
+
+    async def _run_lesson(self, pairs) -> None:
+        """Run every cell of the lesson with a progress line (cell i of n, elapsed) in the top bar and a summary
+        at the end: passed, failed, skipped."""
+        lesson, t0 = self.lesson, time.monotonic()
+        gpu_skipped = sum(1 for c in lesson.cells if c.is_gpu and not c.is_hidden and not self.app.gpu_available)
+        self.notify(f"Running {len(pairs)} cells in order; it stops at the first error.")
+
+        def progress(i: int, n: int, cell: Cell) -> None:
+            if self.lesson is lesson:
+                self._progress = f"running cell {i} of {n} ({cell.id}) · {time.monotonic() - t0:.0f} s"
+                self.query_one("#topbar", Static).update(self._top_text())
+
+        try:
+            done = await self.cells.run_many(pairs, on_progress=progress)
+        finally:
+            self._progress = ""
+            if self.lesson is lesson:
+                self.query_one("#topbar", Static).update(self._top_text())
+        summary = run_summary(done, len(pairs), gpu_skipped, time.monotonic() - t0)
+        self.notify(summary, severity="information" if summary.startswith("Run all done") else "warning",
+                    timeout=15)
 
     def make_quiz_widget(self, quiz: Quiz) -> Widget:
         latest = self.app.store.latest_quiz_results(self.lesson.id)

@@ -1,6 +1,8 @@
 """Spaced review: the questions due today across all lessons, one card at a time (fsrs schedules them)."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,6 +13,18 @@ from textual.widgets import Static
 from tutor.course.model import Quiz
 from tutor.widgets.key_bar import KeyBar
 from tutor.widgets.quiz_card import QuizCard
+
+
+def when_next(due: str | None, now: datetime | None = None) -> str:
+    """'The next card is due in 3 h (Tue 2 Dec 14:05).' in local time, or that there is none yet."""
+    if not due:
+        return "No card is scheduled yet."
+    at = datetime.fromisoformat(due)
+    now = now or datetime.now(timezone.utc)
+    secs = max(0.0, (at - now).total_seconds())
+    span = (f"{secs / 60:.0f} min" if secs < 3600 else f"{secs / 3600:.0f} h" if secs < 48 * 3600
+            else f"{secs / 86400:.0f} days")
+    return f"The next card is due in {span} ({at.astimezone().strftime('%a %d %b %H:%M')})."
 
 
 class ReviewScreen(Screen):
@@ -72,9 +86,11 @@ class ReviewScreen(Screen):
         if not self.queue:
             self.current = None
             nxt = self.app.store.due_count()
-            body.mount(Static(
-                "Nothing is due for review. Questions you answer in lessons come back here on a schedule: "
-                "soon after a mistake, later and later as you keep getting them right." if not nxt else f"{nxt} due",
+            text = (f"{nxt} due" if nxt else
+                    "Nothing is due for review. " + when_next(self.app.store.next_due()) + " Questions you answer in "
+                    "lessons come back here on a schedule: soon after a mistake, later and later as you keep getting "
+                    "them right.")
+            body.mount(Static(text,
                 id=f"review-empty-{self._shown}", classes="review-empty",
             ))
             return

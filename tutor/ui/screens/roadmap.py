@@ -9,6 +9,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from tutor.core.glyphs import g
+from tutor.learning.outline import readable
 from tutor.widgets.key_bar import KeyBar
 from tutor.widgets.roadmap import Connector, LessonChip, PhaseBox
 
@@ -27,18 +28,22 @@ class RoadmapScreen(Screen):
         on_path = set(app.session.active_path_lessons())
 
         def chips(ids):
-            return [LessonChip(i, app.session.lesson_status(i, states), i in on_path, course.is_written(i)) for i in ids]
+            return [LessonChip(i, app.session.lesson_status(i, states), i in on_path, course.is_written(i),
+                               title=course.entries[i].title) for i in ids]
 
         top = Text()
         top.append(" Roadmap ", style="bold reverse")
         pt = app.session.active_path_title()
         top.append(f"  active path: {pt}" if pt else "  no active path (press p)")
-        top.append(f"   {g('done')} done  {g('in_progress')} in progress  {g('not_started')} not started", style="dim")
         yield Static(top, classes="topbar")
         with VerticalScroll(id="roadmap"):
             yield Static("Prerequisites: " + "; ".join(
-                f"{p['topic']} ({', '.join(p['lessons'])})" for p in course.data.get("prerequisites", [])
+                f"{readable(p['topic'])} ({', '.join(p['lessons'])})" for p in course.data.get("prerequisites", [])
             ), classes="prereq")
+            legend = Text(f"{g('done')} done  {g('in_progress')} in progress  {g('not_started')} not started  "
+                          f"{g('missing')} not written yet (enter opens its outline) · tab moves between lessons, "
+                          "enter opens one", style="dim")
+            yield Static(legend, classes="legend")
             for n, phase in enumerate(course.roadmap):
                 if n:
                     yield Connector("join" if course.roadmap[n - 1].branches else ("fork" if phase.branches else "down"))
@@ -58,6 +63,10 @@ class RoadmapScreen(Screen):
 
     def action_continue(self) -> None:
         self.app.continue_learning()
+
+    def on_lesson_chip_selected(self, event: LessonChip.Selected) -> None:
+        event.stop()
+        self.app.open_lesson(event.lesson_id)
 
     def on_click(self, event) -> None:
         w = event.widget

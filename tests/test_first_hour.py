@@ -1,0 +1,280 @@
+"""Issue 14, the learner's first hour: a failed exercise says why, leaving a lesson keeps (or plainly stops) its
+kernel, esc leaves the innermost mode, help lists the focused widget's keys, the footer keeps esc and ?."""
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input
+
+from tutor.core.config import KernelConfig
+from tutor.course import load_course
+from tutor.progress import ProgressStore
+from tutor.ui.app import TutorApp
+from tutor.ui.screens.help import HelpScreen
+from tutor.ui.screens.home import HomeScreen
+from tutor.ui.screens.reader import ReaderScreen
+from tutor.widgets.code_cell import CodeCell
+from tutor.widgets.key_bar import KeyBar, fit_keys
+from tutor.widgets.quiz_card import QuizCard
+
+from .helpers import plain, texts, wait_for, widget_text
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def _app(course_dir, tmp_path) -> tuple[TutorApp, list[str]]:
+    app = TutorApp(course=load_course(course_dir), store=ProgressStore(tmp_path / "p.db"))
+    said: list[str] = []
+    notify = app.notify
+
+    def record(message, *a, **kw):
+        said.append(str(message))
+        return notify(message, *a, **kw)
+
+    app.notify = record  # every toast, to assert on what the learner was told
+    return app, said
+
+
+async def _focus_cell(app, pilot, step_id: str, cell_id: str) -> CodeCell:
+    """Open lesson 01 at ``step_id`` and focus the cell ``cell_id`` -> the cell."""
+    app.open_lesson("01", step_id)
+    await pilot.pause()
+    cell = app.screen.query_one(f"#cell-{cell_id}", CodeCell)
+    cell.focus()
+    return cell
+
+
+async def test_failed_exercise_shows_the_checks_message_and_passed_a_success_line(fixture_course, tmp_path):
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        cell = await _focus_cell(app, pilot, "count", "params-ex")
+        await pilot.press("r")
+        assert await wait_for(pilot, lambda: cell.state in ("failed", "passed", "error")), cell.state
+        assert cell.state == "failed"
+        notice = cell.query_one(".cell--notice")
+        assert notice.display and "params(10) should be 1200, got 0" in widget_text(notice)
+        assert notice.has_class("-failed")
+        await pilot.press("e")
+        cell.text_area.load_text("def params(d):\n    return 12 * d * d\n")
+        await pilot.press("escape")
+        assert not cell.editing
+        assert "edited" in widget_text(cell.query_one(".cell--header"))  # the learner's version is marked
+        await pilot.press("r")
+        assert await wait_for(pilot, lambda: cell.state == "passed"), (cell.state, cell.message)
+        assert "Passed" in widget_text(notice) and notice.has_class("-passed")
+        await pilot.press("ctrl+r")  # reset: the mark goes
+        await pilot.pause()
+        assert "edited" not in widget_text(cell.query_one(".cell--header"))
+
+
+async def test_esc_leaves_editing_then_the_lesson_and_an_answer_box_before_the_lesson(fixture_course, tmp_path):
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        cell = await _focus_cell(app, pilot, "count", "params-ex")
+        await pilot.press("e")
+        await pilot.pause()
+        assert cell.editing
+        assert "Stop editing" in widget_text(app.screen.query_one(KeyBar), width=200)  # the edit keys are shown
+        await pilot.press("escape")  # leaves edit mode only
+        assert not cell.editing and isinstance(app.screen, ReaderScreen) and app.focused is cell
+        await pilot.press("escape")  # a focused cell, not editing: esc goes back
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+
+        app.open_lesson("01", "quiz")
+        await pilot.pause()
+        card = next(c for c in app.screen.query(QuizCard) if c.quiz.type == "numeric")
+        card.focus()
+        await pilot.pause()
+        assert isinstance(app.focused, Input)
+        await pilot.press("escape")  # leaves the answer box, not the lesson
+        await pilot.pause()
+        assert isinstance(app.screen, ReaderScreen) and app.focused is card
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+
+
+async def test_leaving_a_lesson_never_says_the_kernel_died(fixture_course, tmp_path):
+    assert KernelConfig().keep_alive >= 60  # a left lesson keeps its variables for minutes by default
+    app, said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        app.kernel_keep_alive = 0.0  # stop at once: the planned stop must not read as a death
+        app.open_lesson("01")
+        await pilot.pause()
+        reader = app.screen
+        assert await wait_for(pilot, lambda: reader.cells is not None and reader.cells._kernel is not None)
+        kernel = reader.cells._kernel
+        assert await wait_for(pilot, lambda: kernel.state == "idle", timeout=90)
+        await pilot.press("escape")
+        assert await wait_for(pilot, lambda: kernel.state == "dead", timeout=30)
+        await pilot.pause(0.3)
+        assert kernel.stopping
+        assert not [m for m in said if "died" in m], said
+        app.open_lesson("01")  # back after the kernel stopped: said plainly
+        assert await wait_for(pilot, lambda: any("stopped while you were away" in m for m in said), timeout=10), said
+
+
+async def test_help_lists_the_focused_cells_keys_aligned_and_not_itself(fixture_course, tmp_path):
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _focus_cell(app, pilot, "count", "params-ex")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = texts(app.screen.query("Static"), width=96)
+        assert "Focused: Code cell" in text and "Interrupt" in text and "Solution" in text
+        assert "This screen (Reader)" in text and "This screen (Help)" not in text
+        # every description starts in the same column
+        cols = {line.index(what) for line in text.splitlines()
+                for what in ("Interrupt", "Next", "Home", "Help") if line.lstrip().startswith(("i ", "n ", "H ", "? "))
+                and what in line}
+        assert len(cols) == 1, text
+
+
+def test_footer_keeps_esc_and_help_when_narrow():
+    items = [(k, d, True, k in ("esc", "?")) for k, d in
+             [("r", "Run"), ("e", "Edit"), ("^r", "Reset code"), ("i", "Interrupt"), ("R", "Restart kernel"),
+              ("o", "Output"), ("n", "Next"), ("p", "Prev"), ("t", "Steps"), ("esc", "Back"), ("a", "Run step"),
+              ("?", "Help")]]
+    line = fit_keys(items, 80).plain
+    assert len(line) <= 80 and " esc  Back " in line and " ?  Help " in line and "…" in line
+    assert "Restart kernel" not in line  # left out, with the marker, rather than cut off at the edge
+    wide = fit_keys(items, 200).plain
+    assert "…" not in wide and "Restart kernel" in wide
+
+
+def test_lesson_step_that_does_not_exist_is_an_error_listing_the_steps(fixture_course, monkeypatch, capsys):
+    from tutor.cli import main
+
+    monkeypatch.setenv("FM_TUTOR_CONTENT", str(fixture_course))
+    assert main(["lesson", "01", "--step", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "no step 'nope'" in err and "count" in err and "what-a-foundation-model-is" in err
+
+
+async def test_run_all_ends_with_a_summary_line(fixture_course, tmp_path):
+    app, said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        app.open_lesson("01")
+        await pilot.pause()
+        await pilot.press("A")
+        assert await wait_for(pilot, lambda: any(m.startswith("Run all") for m in said), timeout=120), said
+        summary = next(m for m in said if m.startswith("Run all"))
+        # sqrt-two ran; the exercise's starter fails its check; the GPU cell is skipped on this machine
+        assert "Run all done: 2 of 2 cells ran (1 ok; exercises: 0 passed, 1 failed)" in summary, summary
+        assert "1 skipped (GPU)" in summary or app.gpu_available
+        assert "running cell" not in widget_text(app.screen.query_one("#topbar"))
+
+
+def test_path_command_marks_unwritten_lessons(fixture_course, monkeypatch, capsys):
+    from tutor.cli import main
+
+    monkeypatch.setenv("FM_TUTOR_CONTENT", str(fixture_course))
+    assert main(["path"]) == 0
+    out = capsys.readouterr().out
+    quick = next(line for line in out.splitlines() if line.startswith("quick"))
+    assert "1 of 6 written" in quick and "01 -> 02° -> 08°" in quick
+    assert "° not written yet" in out
+
+
+async def test_paths_screen_marks_unwritten_lessons(fixture_course, tmp_path):
+    from tutor.ui.screens.paths import PathsScreen
+
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("p")
+        await pilot.pause()
+        assert isinstance(app.screen, PathsScreen)
+        from textual.widgets import OptionList
+
+        ol = app.screen.query_one("#paths", OptionList)
+        text = texts(app.screen.query("Static"), width=116) + "\n".join(
+            plain(ol.get_option_at_index(i).prompt, 116) for i in range(ol.option_count))
+        assert "1/6 written" in text and "02°" in text and "01°" not in text
+        assert "°: not written" in text
+
+
+def test_one_step_numbering_the_headings_and_check_warns_about_a_wrong_step_reference(fixture_course):
+    from tutor.course import validate_course
+
+    f = next((fixture_course / "lessons").glob("01_*.md"))
+    text = f.read_text()
+    text = text.replace("## What a foundation model is", "## 1. What a foundation model is")
+    text = text.replace("## Counting parameters {#count}", "## 2. Counting parameters {#count}")
+    text = text.replace("A *foundation model* is trained once", "As step 2 shows, and step 7 does not, a *foundation model* is trained once")
+    f.write_text(text)
+    course = load_course(fixture_course)
+    les = course.lesson("01")
+    assert les.numbered
+    count = les.step_index("count")
+    assert les.step_label(count) == "Step 2/2 · Counting parameters"  # the heading's own number, as the prose says
+    assert les.step_label(0) == "Introduction" and les.step_mark(0) == ""
+    assert les.step_label(les.step_index("quiz")) == "Quiz"
+    _course, problems = validate_course(fixture_course)
+    refs = [p for p in problems if "points to no step" in p.message]
+    assert len(refs) == 1 and "'step 7'" in refs[0].message and refs[0].severity == "warning", refs
+    assert refs[0].line == text.splitlines().index(next(l for l in text.splitlines() if "step 7" in l)) + 1
+
+
+def test_unnumbered_lessons_keep_counting_in_order_and_a_step_reference_is_flagged(fixture_course):
+    f = next((fixture_course / "lessons").glob("01_*.md"))
+    f.write_text(f.read_text().replace("A *foundation model* is trained once", "In step 3, a *foundation model* is trained once"))
+    les = load_course(fixture_course).lesson("01")
+    assert not les.numbered and les.step_label(1).startswith("Step 2/5 · ")
+    assert any("'step 3' points to no step" in p.message for p in les.problems)
+
+
+async def test_a_long_code_line_ends_in_a_marker_not_cut_off(fixture_course, tmp_path):
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_lesson("01", "what-a-foundation-model-is")
+        await pilot.pause()
+        cell = app.screen.query_one("#cell-sqrt-two", CodeCell)
+        cell.set_code("x = 1  # " + "a long comment " * 10 + "END")
+        await pilot.pause()
+        from tutor.widgets.code_cell import _CodeView
+
+        view = cell.query_one(_CodeView)
+        line = "".join(seg.text for seg in view.render_line(0))
+        assert line.rstrip().endswith("…") and "END" not in line
+
+
+def test_export_mine_writes_the_learners_version(fixture_course, tmp_path, monkeypatch, capsys):
+    import json
+
+    from tutor.cli import main
+
+    monkeypatch.setenv("FM_TUTOR_CONTENT", str(fixture_course))
+    data = tmp_path / "data"
+    store = ProgressStore(data / "progress.db")
+    store.save_cell_edit("01", "params-ex", "def params(d):\n    return 12 * d * d  # mine\n")
+    store.flush()
+    store.close()
+
+    def code_of(nb_path, cell_id):
+        nb = json.loads(nb_path.read_text())
+        cell = next(c for c in nb["cells"] if c.get("metadata", {}).get("fm_tutor", {}).get("id") == cell_id)
+        return "".join(cell["source"]), cell["metadata"]["fm_tutor"]
+
+    assert main(["--data-dir", str(data), "export", "01", "--ipynb", str(tmp_path / "lesson.ipynb")]) == 0
+    code, meta = code_of(tmp_path / "lesson.ipynb", "params-ex")
+    assert "TODO" in code and "edited" not in meta  # without --mine: the lesson's code
+    assert main(["--data-dir", str(data), "export", "01", "--ipynb", str(tmp_path / "mine.ipynb"), "--mine"]) == 0
+    code, meta = code_of(tmp_path / "mine.ipynb", "params-ex")
+    assert "# mine" in code and meta["edited"] is True
+    assert "1 cell(s) in your version" in capsys.readouterr().out
+
+
+def test_dashboard_weeks_are_dates():
+    from tutor.ui.screens.dashboard import week_label
+
+    assert week_label("2026-W49") == "week of 30 Nov 2026"
+    assert week_label("later") == "later"
+
+
+async def test_home_header_keeps_review_due_at_80(fixture_course, tmp_path):
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        top = widget_text(app.screen.query_one("#topbar"), width=78)
+        assert "review: 0 due" in top.splitlines()[0][:78]
