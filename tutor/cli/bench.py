@@ -13,6 +13,19 @@ from pathlib import Path
 from tutor.core.config import ENV_DATA_DIR, ENV_FIRST_PAINT, ENV_MODEL_SERVER, SETTINGS, env_value
 
 
+async def _settled(app, pilot) -> None:
+    """Wait for the app's start-up work: it begins after the first paint (``TutorApp._start_background``) and ends
+    with the prebuilt reader, so waiting for the workers alone could return before it started."""
+    await pilot.pause()
+    for _ in range(3000):  # 30 s at most
+        await app.workers.wait_for_complete()
+        if app.reader_screen() is not None:
+            break
+        await asyncio.sleep(0.01)
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 def _largest_lesson(course):
     written = [course.lesson(i) for i in course.written_ids()]
     written = [w for w in written if w is not None]
@@ -47,7 +60,7 @@ def bench_reader(runs: int = 5) -> int:
             app = TutorApp(course=course, store=ProgressStore(Path(d) / "p.db"))
             async with app.run_test(size=(120, 40)) as pilot:
                 await pilot.pause()
-                await app.workers.wait_for_complete()  # the start-up imports (the learner is reading the home screen)
+                await _settled(app, pilot)  # the start-up imports (the learner is reading the home screen)
                 await pilot.pause()
                 if cold:
                     t0 = time.perf_counter()
@@ -74,8 +87,7 @@ def bench_reader(runs: int = 5) -> int:
         with tempfile.TemporaryDirectory() as d:
             app = TutorApp(course=course, store=ProgressStore(Path(d) / "p.db"))
             async with app.run_test(size=(120, 40)) as pilot:
-                await pilot.pause()
-                await app.workers.wait_for_complete()
+                await _settled(app, pilot)
                 app.open_lesson(lesson.id, lesson.steps[0].id)
                 screen = None
                 while screen is None or getattr(screen, "paints", 0) < 1:
@@ -227,7 +239,7 @@ def bench_dashboard(runs: int = 5, events: int = 10_000) -> int:
         app = TutorApp(course=course, store=ProgressStore(path))
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
-            await app.workers.wait_for_complete()  # start-up parsing (the learner is on the home screen)
+            await _settled(app, pilot)  # start-up parsing (the learner is on the home screen)
             t0 = time.perf_counter()
             screen = DashboardScreen()
             app.push_screen(screen)
