@@ -108,13 +108,14 @@ class TutorApp(App[int]):
         self.call_after_refresh(self._start_background)
         if self.kernel_host:  # no local server: the remote kernels start one there on first use (tutor.runtime)
             self.model_status = f"kernels · model on {self.kernel_host}"
-        elif self._server is not None:
-            self.set_timer(1.0, self.start_model_server)
 
     def _start_background(self) -> None:
-        """GPU probe, culling detached kernels, the preload: off the UI thread, after the first paint."""
+        """GPU probe, culling detached kernels, the preload: off the UI thread, after the first paint; the model
+        server a second later (its process imports torch, which would take the CPUs from the first paint)."""
         if not self.is_running:
             return
+        if not self.kernel_host and self._server is not None:
+            self.set_timer(1.0, self.start_model_server)
         self.run_worker(self._probe_gpu, thread=True, exit_on_error=False, group="probe")
         if self.kernel_detach_idle > 0:
             # cull kernels (and a model server) detached too long ago even if no lesson gets opened (a new pool
