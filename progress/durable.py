@@ -30,12 +30,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
 from tutor.progress import schema
 from tutor.progress.review import Reviewer, iso
 from tutor.core.config import ENV_DATA_DIR
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +117,61 @@ def _connect(target: str, uri: bool = False) -> sqlite3.Connection:
 
 
 def _wrap(conn: sqlite3.Connection) -> sqlite_utils.Database:
+    """sqlite-utils over ``conn``. sqlite-utils imports numpy, dateutil and its plugins (about as long as Textual
+    itself), so it is imported here, when a write, a migration or an export first needs it, never to open the store
+    or to read: the writer thread pays for it, not the first paint."""
+    import sqlite_utils
+
     return sqlite_utils.Database(conn, execute_plugins=False)
+
+
+class _LazyDatabase:
+    """A sqlite-utils Database over ``conn`` that is built only when something beyond ``execute`` is asked of it.
+
+    Most writes and the migrations so far are plain SQL (``db.execute``), which goes straight to the connection;
+    ``db["table"].upsert(...)``, ``db.conn`` and the rest get the real :class:`sqlite_utils.Database`, imported then
+    (on the writer thread, for writes)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._db: sqlite_utils.Database | None = None
+
+    def _real(self) -> sqlite_utils.Database:
+        if self._db is None:
+            self._db = _wrap(self.conn)
+        return self._db
+
+    def execute(self, sql: str, parameters: Any = None) -> sqlite3.Cursor:
+        if self._db is not None:
+            return self._db.execute(sql, parameters)
+        return self.conn.execute(sql, parameters or ())
+
+    def __getitem__(self, name: str) -> Any:
+        return self._real()[name]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real(), name)
+
+
+def insert_row(db: _LazyDatabase | sqlite_utils.Database, table: str, row: dict) -> None:
+    """``db[table].insert(row)`` in plain SQL (the row's values are SQLite scalars)."""
+    cols = list(row)
+    db.execute(f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in cols)}) VALUES ({', '.join('?' * len(cols))})",
+               [row[c] for c in cols])
+
+
+def upsert_row(db: _LazyDatabase | sqlite_utils.Database, table: str, row: dict, pk: tuple[str, ...]) -> None:
+    """``db[table].upsert(row, pk=pk)`` in plain SQL: insert, or update the row's other columns in place."""
+    cols = list(row)
+    rest = [c for c in cols if c not in pk]
+    update = f"DO UPDATE SET {', '.join(f'[{c}] = excluded.[{c}]' for c in rest)}" if rest else "DO NOTHING"
+    db.execute(f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in cols)}) VALUES ({', '.join('?' * len(cols))}) "
+               f"ON CONFLICT({', '.join(f'[{c}]' for c in pk)}) {update}", [row[c] for c in cols])
+
+
+def _dict_rows(cursor: sqlite3.Cursor) -> list[dict]:
+    names = [d[0] for d in cursor.description or ()]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
 def _close_quietly(conn: sqlite3.Connection | None) -> None:
@@ -152,8 +208,7 @@ class DurableStore:
         else:
             target = Path(path).expanduser() if path is not None else default_db_path()
             self._open_file(target)
-        self._wdb = _wrap(self._wconn)
-        self._rdb = _wrap(self._rconn)
+        self._wdb = _LazyDatabase(self._wconn)  # the writer thread's; reads use ``_query`` (plain sqlite3)
         self.status.message = self._open_message
 
         self._writer = threading.Thread(target=self._writer_loop, name="progress-writer", daemon=True)
@@ -168,8 +223,7 @@ class DurableStore:
         conn = _connect(f"file:fm-tutor-{uuid.uuid4().hex}?mode=memory", uri=True)
         if copy_from is not None:
             self._copy_readonly(copy_from, conn)
-        db = _wrap(conn)
-        self._migrate(db)
+        self._migrate(conn)
         # One connection serves both reader and writer, so they share one lock.
         self._wconn = self._rconn = conn
         self._wlock = self._rlock = threading.RLock()
@@ -233,7 +287,7 @@ class DurableStore:
                 result = wconn.execute("PRAGMA quick_check").fetchone()[0]
                 if result != "ok":
                     raise sqlite3.DatabaseError(f"database disk image is malformed: {result}")
-                self._migrate(_wrap(wconn))
+                self._migrate(wconn)
                 rconn = _connect(str(target))
                 rconn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             except sqlite3.DatabaseError as exc:
@@ -283,12 +337,13 @@ class DurableStore:
             raise _ReadOnly(f"cannot move corrupt {target.name} aside: {exc.strerror or exc}") from exc
         return dest
 
-    def _migrate(self, db: sqlite_utils.Database) -> None:
-        conn = db.conn
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Apply pending migrations in one write transaction. They get a sqlite-utils Database that is imported only
+        if a migration uses more than plain SQL (see :class:`_LazyDatabase`)."""
         conn.execute("BEGIN IMMEDIATE")
         try:
-            _, after = schema.migrate(db)
-            db.execute(
+            _, after = schema.migrate(_LazyDatabase(conn))
+            conn.execute(
                 "INSERT INTO meta(key, value) VALUES ('last_opened', ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 [iso()],
@@ -421,10 +476,18 @@ class DurableStore:
 
     # ------------------------------------------------------------------ read
 
+    def _query(self, sql: str, params: Any = ()) -> list[dict]:
+        """Rows as dicts over the read connection, with plain sqlite3. The caller holds ``_rlock``."""
+        return _dict_rows(self._rconn.execute(sql, params))
+
+    def _columns(self, table: str) -> list[str]:
+        """The table's column names. The caller holds ``_rlock``."""
+        return [r[1] for r in self._rconn.execute(f"PRAGMA table_info([{table}])")]
+
     def _rows(self, sql: str, params: Any = ()) -> list[dict]:
         self._sync()
         with self._rlock:
-            return list(self._rdb.query(sql, params))
+            return self._query(sql, params)
 
     def _one(self, sql: str, params: Any = ()) -> dict | None:
         rows = self._rows(sql, params)

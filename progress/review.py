@@ -10,15 +10,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
-from fsrs import Card, Rating, ReviewLog, Scheduler
+if TYPE_CHECKING:
+    from fsrs import Rating, Scheduler
 
-RATINGS: dict[str, Rating] = {
-    "again": Rating.Again,
-    "hard": Rating.Hard,
-    "good": Rating.Good,
-    "easy": Rating.Easy,
-}
+# fsrs (and what it imports) is loaded on the first review, not when the store opens: the home screen's first
+# paint does not wait for it.
+RATING_NAMES = ("again", "hard", "good", "easy")
+
+
+def _ratings() -> dict[str, Rating]:
+    from fsrs import Rating
+
+    return {"again": Rating.Again, "hard": Rating.Hard, "good": Rating.Good, "easy": Rating.Easy}
+
+
+def __getattr__(name: str) -> Any:
+    """``RATINGS`` and ``ReviewLog`` as before, imported from fsrs when first asked for."""
+    if name == "RATINGS":
+        return _ratings()
+    if name == "ReviewLog":
+        from fsrs import ReviewLog
+
+        return ReviewLog
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def utc(dt: datetime | None = None) -> datetime:
@@ -46,10 +62,17 @@ def split_key(card_key: str) -> tuple[str, str]:
 def choose_rating(correct: bool, rating: str | None = None) -> tuple[str, Rating]:
     if rating is not None:
         name = rating.strip().lower()
-        if name not in RATINGS:
-            raise ValueError(f"rating {rating!r} is not one of {sorted(RATINGS)}")
-        return name, RATINGS[name]
-    return ("good", Rating.Good) if correct else ("again", Rating.Again)
+        if name not in RATING_NAMES:
+            raise ValueError(f"rating {rating!r} is not one of {sorted(RATING_NAMES)}")
+    else:
+        name = "good" if correct else "again"
+    return name, _ratings()[name]
+
+
+def check_rating(rating: str | None) -> None:
+    """Raise ValueError for a rating that is not again/hard/good/easy (None is fine), without importing fsrs."""
+    if rating is not None and rating.strip().lower() not in RATING_NAMES:
+        raise ValueError(f"rating {rating!r} is not one of {sorted(RATING_NAMES)}")
 
 
 @dataclass
@@ -65,7 +88,17 @@ class Reviewer:
     """A thin, stateless wrapper round ``fsrs.Scheduler``."""
 
     def __init__(self, fuzz: bool = True) -> None:
-        self.scheduler = Scheduler(enable_fuzzing=fuzz)
+        self._fuzz = fuzz
+        self._scheduler: Scheduler | None = None
+
+    @property
+    def scheduler(self) -> Scheduler:
+        """Built on first use (the writer thread's first review), so opening the store does not import fsrs."""
+        if self._scheduler is None:
+            from fsrs import Scheduler
+
+            self._scheduler = Scheduler(enable_fuzzing=self._fuzz)
+        return self._scheduler
 
     def review(
         self,
@@ -75,6 +108,8 @@ class Reviewer:
         now: datetime | None = None,
     ) -> ReviewOutcome:
         """Review the card (a new one when ``card_dict`` is None) at ``now``."""
+        from fsrs import Card
+
         when = utc(now)
         name, fsrs_rating = choose_rating(correct, rating)
         if card_dict is None:
@@ -85,4 +120,5 @@ class Reviewer:
         return ReviewOutcome(card=card.to_dict(), due=iso(card.due), log=log.to_dict(), rating=name, at=iso(when))
 
 
-__all__ = ["RATINGS", "ReviewLog", "ReviewOutcome", "Reviewer", "choose_rating", "iso", "split_key", "utc"]
+__all__ = ["RATINGS", "RATING_NAMES", "ReviewLog", "ReviewOutcome", "Reviewer", "check_rating", "choose_rating", "iso",
+           "split_key", "utc"]

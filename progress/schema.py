@@ -52,8 +52,12 @@ To change the schema, append a function and never edit an old one.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:  # the store opens and reads without importing sqlite-utils (slow); migrations get its Database
+    import sqlite3
+
+    import sqlite_utils
 
 TABLES = (
     "meta",
@@ -179,7 +183,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migr
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def get_version(db: sqlite_utils.Database) -> int:
+def get_version(db: sqlite_utils.Database | sqlite3.Connection) -> int:
     """The schema version recorded in ``meta`` (0 for an empty database)."""
     if not db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone():
         return 0

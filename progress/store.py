@@ -1,4 +1,4 @@
-"""ProgressStore: the learner's progress in one SQLite file, via sqlite-utils: what is recorded (paths, steps, time,
+"""ProgressStore: the learner's progress in one SQLite file: what is recorded (paths, steps, time,
 cell edits and runs, quiz attempts, exercise results, review cards) and the queries over it.
 
 The file handling, the single writer thread and the consistent reads are :class:`tutor.progress.durable.DurableStore`'s.
@@ -8,12 +8,23 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
 from tutor.progress import schema
-from tutor.progress.durable import DB_NAME, ENV_DATA_DIR, DurableStore, LessonState, StoreStatus, default_db_path
-from tutor.progress.review import choose_rating, iso, split_key, utc
+from tutor.progress.durable import (
+    DB_NAME,
+    ENV_DATA_DIR,
+    DurableStore,
+    LessonState,
+    StoreStatus,
+    default_db_path,
+    insert_row,
+    upsert_row,
+)
+from tutor.progress.review import check_rating, iso, split_key, utc
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 __all__ = ["DB_NAME", "ENV_DATA_DIR", "LessonState", "ProgressStore", "StoreStatus", "default_db_path"]
 
@@ -25,7 +36,7 @@ class ProgressStore(DurableStore):
 
     @staticmethod
     def _set_setting(db: sqlite_utils.Database, key: str, value: Any) -> None:
-        db["settings"].upsert({"key": key, "value": json.dumps(value)}, pk="key")
+        upsert_row(db, "settings", {"key": key, "value": json.dumps(value)}, pk=("key",))
 
     def _setting(self, key: str, default: Any = None) -> Any:
         row = self._one("SELECT value FROM settings WHERE key = ?", [key])
@@ -73,8 +84,8 @@ class ProgressStore(DurableStore):
         where, params = ("WHERE lesson_id = ?", [lesson_id]) if lesson_id is not None else ("", [])
         self._sync()
         with self._rlock:
-            lessons = list(self._rdb.query(f"SELECT * FROM lessons {where}", params))
-            steps = list(self._rdb.query(f"SELECT lesson_id, step_id, first_seen, seconds FROM steps {where}", params))
+            lessons = self._query(f"SELECT * FROM lessons {where}", params)
+            steps = self._query(f"SELECT lesson_id, step_id, first_seen, seconds FROM steps {where}", params)
         out: dict[str, LessonState] = {}
         for row in lessons:
             out[row["lesson_id"]] = LessonState(
@@ -206,7 +217,7 @@ class ProgressStore(DurableStore):
     def save_cell_edit(self, lesson_id: str, cell_id: str, code: str) -> None:
         row = {"lesson_id": lesson_id, "cell_id": cell_id, "code": str(code), "updated_at": iso()}
         self._submit(
-            lambda db: db["cell_edits"].upsert(row, pk=("lesson_id", "cell_id")), f"cell {lesson_id}/{cell_id}"
+            lambda db: upsert_row(db, "cell_edits", row, pk=("lesson_id", "cell_id")), f"cell {lesson_id}/{cell_id}"
         )
 
     def cell_edit(self, lesson_id: str, cell_id: str) -> str | None:
@@ -228,7 +239,7 @@ class ProgressStore(DurableStore):
             "status": status,
             "duration": float(duration),
         }
-        self._submit(lambda db: db["cell_runs"].insert(row), f"run of cell {lesson_id}/{cell_id}")
+        self._submit(lambda db: insert_row(db, "cell_runs", row), f"run of cell {lesson_id}/{cell_id}")
 
     def cell_runs(self, lesson_id: str) -> list[dict]:
         return self._rows("SELECT * FROM cell_runs WHERE lesson_id = ? ORDER BY id", [lesson_id])
@@ -244,7 +255,7 @@ class ProgressStore(DurableStore):
             "correct": 1 if correct else 0,
             "seconds": float(seconds),
         }
-        self._submit(lambda db: db["quiz_attempts"].insert(row), f"quiz answer {lesson_id}/{question_id}")
+        self._submit(lambda db: insert_row(db, "quiz_attempts", row), f"quiz answer {lesson_id}/{question_id}")
 
     def quiz_attempts(self, lesson_id: str | None = None) -> list[dict]:
         if lesson_id is None:
@@ -272,7 +283,7 @@ class ProgressStore(DurableStore):
             "passed": 1 if passed else 0,
             "message": message,
         }
-        self._submit(lambda db: db["exercise_results"].insert(row), f"exercise {lesson_id}/{cell_id}")
+        self._submit(lambda db: insert_row(db, "exercise_results", row), f"exercise {lesson_id}/{cell_id}")
 
     def exercise_results(self, lesson_id: str) -> dict[str, bool]:
         rows = self._rows(
@@ -293,7 +304,7 @@ class ProgressStore(DurableStore):
     ) -> None:
         _, question_id = split_key(card_key)
         when = utc(now)
-        choose_rating(correct, rating)  # validate in the caller's thread
+        check_rating(rating)  # validate in the caller's thread
 
         def write(db: sqlite_utils.Database) -> None:
             row = db.execute("SELECT card FROM review_cards WHERE key = ?", [card_key]).fetchone()
@@ -304,9 +315,8 @@ class ProgressStore(DurableStore):
                 "card = excluded.card, due = excluded.due, retired = 0",
                 [card_key, lesson_id, question_id, json.dumps(outcome.card), outcome.due],
             )
-            db["review_logs"].insert(
-                {"at": outcome.at, "key": card_key, "rating": outcome.rating, "log": json.dumps(outcome.log)}
-            )
+            insert_row(db, "review_logs",
+                       {"at": outcome.at, "key": card_key, "rating": outcome.rating, "log": json.dumps(outcome.log)})
 
         self._submit(write, f"review of {card_key}")
 
@@ -405,10 +415,10 @@ class ProgressStore(DurableStore):
             conn = self._rconn
             conn.execute("BEGIN")  # one consistent snapshot
             try:
-                version = schema.get_version(self._rdb)
+                version = schema.get_version(self._rconn)
                 for name in schema.DATA_TABLES:
-                    order = "id" if "id" in self._rdb[name].columns_dict else "rowid"
-                    tables[name] = list(self._rdb.query(f"SELECT * FROM [{name}] ORDER BY {order}"))
+                    order = "id" if "id" in self._columns(name) else "rowid"
+                    tables[name] = self._query(f"SELECT * FROM [{name}] ORDER BY {order}")
             finally:
                 conn.execute("COMMIT")
         return {"format": "fm-tutor-progress", "schema_version": version, "exported_at": iso(), "tables": tables}
@@ -426,7 +436,7 @@ class ProgressStore(DurableStore):
         tables = {name: [dict(r) for r in data["tables"].get(name) or []] for name in schema.DATA_TABLES}
         self._sync()
         with self._rlock:
-            columns = {name: set(self._rdb[name].columns_dict) for name in schema.DATA_TABLES}
+            columns = {name: set(self._columns(name)) for name in schema.DATA_TABLES}
         for name, rows in tables.items():
             extra = set().union(*rows) - columns[name] if rows else set()
             if extra:
@@ -461,4 +471,4 @@ class ProgressStore(DurableStore):
     def schema_version(self) -> int:
         self._sync()
         with self._rlock:
-            return schema.get_version(self._rdb)
+            return schema.get_version(self._rconn)

@@ -115,19 +115,29 @@ class TutorApp(App[int]):
         elif self.start.get("lesson"):
             self.open_lesson(self.start["lesson"], self.start.get("step"))
 
-        self.run_worker(self._probe_gpu, thread=True, exit_on_error=False, group="probe")
+        # The background work starts once the first screen is painted: its threads (nvidia-smi, importing
+        # jupyter_client, parsing every lesson) would otherwise hold the GIL while the home screen is laid out.
         if self.kernel_detach_idle > 0:
             self._install_hangup()
+        self.call_after_refresh(self._start_background)
+        if self.kernel_host:  # no local server: the remote kernels start one there on first use (tutor.runtime)
+            self.model_status = f"kernels · model on {self.kernel_host}"
+
+    def _start_background(self) -> None:
+        """GPU probe, culling detached kernels, the preload: off the UI thread, after the first paint; the model
+        server a second later (its process imports torch, which would take the CPUs from the first paint)."""
+        if not self.is_running:
+            return
+        if not self.kernel_host and self._server is not None:
+            self.set_timer(1.0, self.start_model_server)
+        self.run_worker(self._probe_gpu, thread=True, exit_on_error=False, group="probe")
+        if self.kernel_detach_idle > 0:
             # cull kernels (and a model server) detached too long ago even if no lesson gets opened (a new pool
             # culls kernels itself, a starting model server culls the server)
             kernels = self._kernels is None
             self.run_worker(lambda: self._cull_detached(kernels), thread=True, exit_on_error=False, group="probe")
         # import the kernel machinery off the UI thread, so the first lesson opened does not pay for it
         self.run_worker(self._preload, thread=True, exit_on_error=False, group="probe")
-        if self.kernel_host:  # no local server: the remote kernels start one there on first use (tutor.runtime)
-            self.model_status = f"kernels · model on {self.kernel_host}"
-        elif self._server is not None:
-            self.set_timer(1.0, self.start_model_server)
 
     # ------------------------------------------------------------------ model server
     def start_model_server(self) -> None:

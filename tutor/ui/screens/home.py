@@ -40,9 +40,13 @@ class HomeScreen(Screen):
 
     def on_mount(self) -> None:
         self.refresh_view()
+        self._just_mounted = True  # the ScreenResume that follows the mount finds the view fresh
         self.query_one("#lessons", OptionList).focus()
 
     def on_screen_resume(self) -> None:
+        if getattr(self, "_just_mounted", False):  # the first show: on_mount has just filled it (once at start-up)
+            self._just_mounted = False
+            return
         self.refresh_view()
 
     # ------------------------------------------------------------------ view
