@@ -90,13 +90,13 @@ def test_bad_queries_are_refused_clearly(course_dir, tmp_path):
 
 def test_notes_are_searched(course_dir, tmp_path):
     index = SearchIndex(load_course(course_dir), directory=tmp_path / "c").open()
-    assert not index.search("clicked")
-    index.set_notes([("02", "chinchilla", "This is where compute-optimal finally clicked for me")])
-    hits = index.search("clicked")
+    assert not index.search("zorbaxian")
+    index.set_notes([("02", "chinchilla", "This is where compute-optimal finally clicked for me (zorbaxian)")])
+    hits = index.search("zorbaxian")
     assert [(h.kind, h.lesson_id, h.step_id) for h in hits] == [("note", "02", "chinchilla")]
     assert hits[0].step_title != "chinchilla" and "(no longer" not in hits[0].step_title
     index.set_notes([])
-    assert not index.search("clicked")
+    assert not index.search("zorbaxian")
     index.close()
 
 
