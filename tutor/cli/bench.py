@@ -105,37 +105,31 @@ def bench_reader(runs: int = 5) -> int:
                     await pilot.pause(0.05)
             return out
 
-    async def markdown_section_once() -> float:
-        """Baseline for one step: Textual's Markdown widget on the lesson's longest H2 section."""
-        section = max((s for s in lesson.source.split("\n## ")[1:]), key=len)
-        app = MdApp()
-        async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.pause()
-            t0 = time.perf_counter()
-            md = Markdown("## " + section)
-            done: list[float] = []
-            await app.query_one("#s").mount(md)
-            app.call_after_refresh(lambda: done.append(time.perf_counter()))
-            while not done:
-                await asyncio.sleep(0.002)
-            return done[0] - t0
-
     class MdApp(App):
         def compose(self):
             yield VerticalScroll(id="s")
 
-    async def markdown_once() -> float:
+    async def markdown_paint(text: str) -> float:
+        """Textual's Markdown widget on ``text``: mount to first paint."""
         app = MdApp()
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
             t0 = time.perf_counter()
-            md = Markdown(lesson.source.split("---", 2)[-1])
+            md = Markdown(text)
             done: list[float] = []
             await app.query_one("#s").mount(md)
             app.call_after_refresh(lambda: done.append(time.perf_counter()))
             while not done:
                 await asyncio.sleep(0.002)
             return done[0] - t0
+
+    def markdown_section_once():
+        """Baseline for one step: the lesson's longest H2 section alone."""
+        return markdown_paint("## " + max((s for s in lesson.source.split("\n## ")[1:]), key=len))
+
+    def markdown_once():
+        """Baseline for a lesson: the whole lesson."""
+        return markdown_paint(lesson.source.split("---", 2)[-1])
 
     r, c, m, n, ms = [], [], [], [], []
     for i in range(runs):
