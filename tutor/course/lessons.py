@@ -63,6 +63,8 @@ def step_reference_problems(lesson: Lesson, file: str) -> list[Problem]:
             for i, line in enumerate(text.splitlines()):
                 for m in _STEP_REF.finditer(line):
                     n = int(m.group(1))
+                    if n == 0 or n >= 100:  # "step 0" of a training loop, "step 999" of a sampler: no lesson step
+                        continue
                     if not numbers:
                         why = ("its headings carry no numbers (write '## 3. Title' so the prose and the app count "
                                "steps the same way)")
