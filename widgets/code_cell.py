@@ -64,6 +64,11 @@ class _CellTextArea(TextArea):
             return
         await super()._on_key(event)
 
+    def on_focus(self) -> None:  # "editing" shows once keys go to the editor (focus lands a refresh after "e")
+        cell = next((a for a in self.ancestors if isinstance(a, CodeCell)), None)
+        if cell is not None:
+            cell._refresh_header()
+
 
 class _CodeView(RenderedBlock):
     """The cell's code, read-only and highlighted (Pygments through Rich, ANSI colours: fine in 16 colours).
@@ -245,7 +250,8 @@ class CodeCell(Vertical, can_focus=True):
         if self.cell.is_exercise and self.solved:
             t.append(" ✓ solved", style="bold green")
         if self.editing:
-            t.append(" ✎ editing", style="bold")
+            if self._editor is not None and self._editor.has_focus:
+                t.append(" ✎ editing", style="bold")
         elif self.code != self.lesson_code:
             t.append(" ✎ edited", style="italic")
         t.append("  ")

@@ -196,3 +196,45 @@ def test_delayed_shutdown_is_cancelled_by_start(pool):
     assert f.result(5) is False  # cancelled by start()
     assert pool.shutdown("keep", delay=0).result(20) is True
     assert pool.kernel("keep") is None and k.state == "dead"
+
+
+_CYCLE = r'''
+import gc, sys
+from jupyter_client.asynchronous import AsyncKernelClient
+from tutor.kernel.sockets import shared_context
+gc.disable()
+def make():
+    kc = AsyncKernelClient(context=shared_context()) if sys.argv[1] == "shared" else AsyncKernelClient()
+    kc.load_connection_info({"transport": "tcp", "ip": "127.0.0.1", "key": "k", "shell_port": 1, "iopub_port": 2,
+                             "stdin_port": 3, "control_port": 4, "hb_port": 5})
+    kc.start_channels(stdin=False, hb=False, control=True)
+    kc.shell_channel.send(kc.session.msg("kernel_info_request"))  # pending: nobody listens on port 1
+    kc.me = kc  # a reference cycle: the collector, not the refcount, frees it
+make()
+gc.collect()
+print("collected")
+'''
+
+
+@pytest.mark.parametrize("which", ["shared", "private"])
+def test_collecting_a_client_in_a_reference_cycle_never_hangs(which, tmp_path):
+    """The pool's clients share one context that outlives them: collecting a client caught in a cycle returns.
+    With a context of its own (jupyter_client's default) the same collection hangs in ``Context.term()``: the
+    hazard this guards against, shown by the second case."""
+    script = tmp_path / "cycle.py"
+    script.write_text(_CYCLE)
+    try:
+        out = subprocess.run([sys.executable, str(script), which], capture_output=True, text=True, timeout=8)
+    except subprocess.TimeoutExpired:
+        hung = True
+    else:
+        hung = False
+        assert out.returncode == 0 and "collected" in out.stdout, out.stderr
+    assert hung is (which == "private")
+
+
+def test_the_pools_managers_and_clients_use_the_shared_context(shared):
+    from tutor.kernel.sockets import shared_context
+
+    assert shared._km.context is shared_context()
+    assert shared._kc.context is shared_context()

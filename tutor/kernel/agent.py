@@ -30,6 +30,7 @@ import threading
 from pathlib import Path
 
 from tutor.core.internals import kernel_process
+from tutor.kernel.sockets import shared_context
 from tutor.core.config import ENV_KERNEL_AGENT
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ class _Agent:
 
         self.workdir = private_dir(default_runtime_dir() / f"agent-{os.getpid()}")
         km = AsyncKernelManager(kernel_name=KERNEL_NAME,
-                                kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(write_kernelspec(self.workdir))]))
+                                kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(write_kernelspec(self.workdir))]),
+                                context=shared_context())
         km.connection_file = str(self.workdir / "kernel.json")
         km.transport = "tcp"
         km.ip = "127.0.0.1"
@@ -84,7 +86,7 @@ class _Agent:
         await self.wait_ready()
 
     async def wait_ready(self) -> None:
-        kc = self.km.client()
+        kc = self.km.client(context=shared_context())
         kc.start_channels(stdin=False, hb=False)
         try:
             await kc.wait_for_ready(timeout=self.start_timeout)

@@ -20,6 +20,7 @@ from tutor.core.registry import install as _registry_install
 from tutor.core.internals import keep_connection_file, kernel_process
 from tutor.kernel import detach as _reg
 from tutor.kernel.events import ClearOutput, Display, Error, Event, ExecResult, Result, Stream, died_message
+from tutor.kernel.sockets import shared_context
 from tutor.kernel.spec import KERNEL_NAME, kernel_env
 from tutor.core.config import ENV_KERNEL
 
@@ -193,7 +194,8 @@ class Kernel:
         self._begin_start()
         ctx = self.ctx
         tag = f"{self.name}-{uuid.uuid4().hex[:8]}"
-        km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=ctx.spec_manager)
+        km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=ctx.spec_manager,
+                                context=shared_context())
         km.connection_file = str(ctx.runtime_dir / f"kernel-{tag}.json")
         km.shutdown_wait_time = 2.0
         ipc_base = str(ctx.runtime_dir / f"k{tag[-8:]}")
@@ -216,7 +218,7 @@ class Kernel:
                                   **({"independent": True} if ctx.detach_idle > 0 else {}))
             if os.path.exists(km.connection_file):
                 os.chmod(km.connection_file, 0o600)
-            kc = km.client()
+            kc = km.client(context=shared_context())
             kc.allow_stdin = False
             kc.start_channels(stdin=False, hb=False, control=True)
             self._kc = kc
@@ -261,7 +263,7 @@ class Kernel:
         self.generation += 1
         pid = int(entry["pid"])
         try:
-            kc = AsyncKernelClient()
+            kc = AsyncKernelClient(context=shared_context())
             kc.load_connection_file(entry["connection_file"])
             kc.allow_stdin = False
             kc.start_channels(stdin=False, hb=False, control=True)

@@ -41,6 +41,7 @@ from tutor.core.config import check_host
 from tutor.core.errors import TutorError
 from tutor.kernel.events import died_message
 from tutor.kernel.kernel import Kernel, KernelContext
+from tutor.kernel.sockets import shared_context
 from tutor.core.config import ENV_KERNEL
 
 log = logging.getLogger(__name__)
@@ -263,7 +264,7 @@ class RemoteKernel(Kernel):
         conn = {"transport": "tcp", "ip": "127.0.0.1", "key": info["key"],
                 "signature_scheme": info.get("signature_scheme", "hmac-sha256")}
         conn.update({f"{ch}_port": lport for ch, (_r, lport) in self._forwards.items()})
-        kc = AsyncKernelClient()
+        kc = AsyncKernelClient(context=shared_context())
         kc.load_connection_info(conn)
         kc.allow_stdin = False
         kc.start_channels(stdin=False, hb=False, control=True)
