@@ -96,10 +96,7 @@ def claim(base: Path, key: str, entry: dict) -> bool:
 
 def release(base: Path, key: str, pid: int | None) -> None:
     """Forget ``key`` if it is the kernel ``pid`` (it is being stopped, or renamed)."""
-    with locked(base) as (entries, save):
-        if pid is not None and (entries.get(key) or {}).get("pid") == pid:
-            del entries[key]
-            save(entries)
+    _registry.release(base, REGISTRY, LOCK, key, pid)
 
 
 def take(base: Path, lesson_id: str) -> dict | None:
