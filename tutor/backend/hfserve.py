@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
               "every request has to send", file=sys.stderr, flush=True)
         return 2
     install_guard(key)
-    print("fm-tutor: requests need the endpoint's API key (Authorization: Bearer); /health is open",
+    print("fm-tutor: starting transformers serve; every request but GET /health needs the endpoint's API key",
           file=sys.stderr, flush=True)
     transformers_main = _attr(internals.TRANSFORMERS_CLI_MAIN)
     sys.argv = ["transformers", *(sys.argv[1:] if argv is None else argv)]
