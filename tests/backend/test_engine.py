@@ -64,6 +64,8 @@ def test_vllm_command_line(tmp_path, fm_tiny):
     tcmd = " ".join(build_command("transformers", resolve_model("fm-tiny"), host="127.0.0.1", port=1, api_key="k",
                                   cfg=cfg, served_name="x", gpus=[]))
     assert "serve" in tcmd and "--device cpu" in tcmd and "--host 127.0.0.1 --port 1" in tcmd
+    # transformers serve through the launcher that enforces the key; the key travels in its environment, not argv
+    assert "-m tutor.backend.hfserve serve " in tcmd and "k" not in tcmd.split()
     assert tcmd.endswith("--continuous-batching")
     cfg = load_config(tmp_path / "c.toml", env={"FM_TUTOR_CONTINUOUS_BATCHING": "0"})
     assert "--continuous-batching" not in build_command("transformers", resolve_model("fm-tiny"), host="h", port=1,

@@ -108,10 +108,10 @@ def select_engine(requested: str = "auto", *, cuda_probe: Callable[[], list] = n
 
 
 def transformers_executable() -> list[str]:
-    exe = Path(sys.executable).parent / "transformers"
-    if exe.is_file():
-        return [str(exe)]
-    return [sys.executable, "-c", "import sys; from transformers.cli.transformers import main; sys.exit(main())"]
+    """`transformers serve` through fm-tutor's launcher (tutor.backend.hfserve): transformers' own CLI, every request
+    but GET /health refused without the endpoint's API key (transformers serve has no key option). -P (3.11+): the
+    current directory is not put on sys.path, so a `tutor` folder there cannot stand in for the launcher."""
+    return [sys.executable, *(["-P"] if sys.version_info >= (3, 11) else []), "-m", "tutor.backend.hfserve"]
 
 
 def vllm_executable() -> list[str]:

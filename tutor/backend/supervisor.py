@@ -13,8 +13,9 @@ model and settings adopts it (``reattached`` says so) instead of starting anothe
 State callbacks are plain callables taking a `ServerStatus`; they run on the manager's monitor thread (the TUI
 marshals them onto its own loop).
 
-Note: `transformers serve` (5.x) has no API-key option, so the key is handed to clients but only vLLM enforces
-it; both engines listen on 127.0.0.1 only.
+Both engines listen on 127.0.0.1 and refuse requests without the endpoint's API key: vLLM through `--api-key`,
+`transformers serve` (which has no key option) through fm-tutor's launcher :mod:`tutor.backend.hfserve`, which reads
+the key from FM_TUTOR_API_KEY in its environment. Only GET /health answers without the key.
 """
 from __future__ import annotations
 
@@ -337,8 +338,10 @@ class ModelServer:
         env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
                     "HF_HUB_DISABLE_TELEMETRY": "1", "TOKENIZERS_PARALLELISM": "false",
                     "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"})
-        for k in (ENV_BASE_URL, ENV_API_KEY, ENV_ENGINE):
+        for k in (ENV_BASE_URL, ENV_ENGINE):
             env.pop(k, None)
+        assert self.endpoint is not None
+        env[ENV_API_KEY] = self.endpoint.api_key  # the key transformers serve's launcher enforces (tutor.backend.hfserve)
         if self._gpu_indices and self._gpu_lock is None:  # a restart after the adopted server died
             lock = GpuLock(self._gpu_indices, self.run_dir)
             lock.acquire(timeout=self.startup_timeout or 60.0)  # ServerError: another engine took the GPU

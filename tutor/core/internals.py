@@ -1,8 +1,9 @@
-"""Every private attribute of Textual and jupyter_client that fm-tutor relies on, in one place.
+"""Every private attribute of Textual and jupyter_client, and every internal of `transformers serve`, that fm-tutor
+relies on, in one place.
 
 Each is reached only through this module, and ``tests/test_internals.py`` fails loudly, naming the attribute, if the
-pinned version (``textual>=8.2,<9``, ``jupyter_client>=8.6``) no longer has it. This module imports neither
-package: it works on the objects it is given.
+pinned version (``textual>=8.2,<9``, ``jupyter_client>=8.6``, ``transformers>=5``) no longer has it. This module
+imports none of these packages: it works on the objects it is given, or names them.
 
 Textual
 - ``App._batch_count``: > 0 while the app batches updates (a layout pass then does not paint).
@@ -15,6 +16,12 @@ jupyter_client
 - ``KernelManager.provisioner.process``: the local kernel's ``subprocess.Popen`` (pid, poll, kill).
 - ``KernelManager._connection_file_written``: cleared so that the manager's ``__del__`` keeps the connection file of
   a kernel that is being detached (the next fm-tutor reattaches through it).
+
+transformers serve (used only in the server process, by :mod:`tutor.backend.hfserve`)
+- ``transformers.cli.transformers.main``: the `transformers` console script's entry; the launcher runs it.
+- ``transformers.cli.serve.Serve.__init__`` hands its FastAPI app to ``uvicorn.Config``: the launcher wraps the
+  first parameter (``app``) of ``uvicorn.config.Config.__init__`` in its API-key guard, so a `transformers serve`
+  that stopped serving through uvicorn would serve unguarded.
 """
 from __future__ import annotations
 
@@ -26,6 +33,11 @@ TEXTUAL_PRIVATE = [("textual.app.App", "_batch_count"), ("textual.screen.Screen"
 JUPYTER_PRIVATE = [("jupyter_client.manager.KernelManager", "_connection_file_written"),
                    ("jupyter_client.manager.KernelManager", "provisioner"),
                    ("jupyter_client.provisioning.local_provisioner.LocalProvisioner", "process")]
+
+# (module, attribute) of the transformers CLI entry the launcher runs, and of the class whose app it wraps
+TRANSFORMERS_CLI_MAIN = ("transformers.cli.transformers", "main")
+UVICORN_CONFIG = ("uvicorn.config", "Config")
+SERVE_INIT = ("transformers.cli.serve", "Serve")  # its __init__ builds the app and passes it to uvicorn.Config
 
 REFRESH_LAYOUT = "_refresh_layout"  # the name the reader overrides
 EDITOR_ON_KEY = "_on_key"  # the name the code cell's editor overrides
