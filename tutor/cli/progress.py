@@ -28,7 +28,7 @@ class Progress:
         width = shutil.get_terminal_size((80, 24)).columns - 1
         head = f"{self.title} {self.n}/{self.total} "
         tail = f" {secs:.0f} s  {what}"
-        bar_w = max(10, min(30, width - len(head) - len(tail) - 2))
+        bar_w = 20 if width >= 60 else 10  # the same each redraw; a long phase name is cut instead
         filled = round(bar_w * (self.n - 1) / self.total)
         line = f"{head}[{'#' * filled}{'.' * (bar_w - filled)}]{tail}"
         if len(line) > width:
