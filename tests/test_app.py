@@ -206,6 +206,13 @@ async def test_roadmap_draws_phases_branches_and_marks(fixture_course, tmp_path)
         await pilot.pause()
         assert isinstance(app.focused, LessonChip) and app.focused.lesson_id != first
         second = app.focused.lesson_id
+        await pilot.press("question_mark")  # help over a lesson lists its keys
+        await pilot.pause()
+        shown = texts(app.screen.query("Static"), width=78)
+        assert "Focused: Lesson" in shown and "Next lesson" in shown and "Open" in shown
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, RoadmapScreen) and app.focused.lesson_id == second
         await pilot.press("enter")
         await pilot.pause()
         from tutor.ui.screens.outline import OutlineScreen
