@@ -213,7 +213,7 @@ def test_cli_lists_and_stops(base):
     r = fm("kernels", "--runtime-dir", d)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].split() == ["lesson", "pid", "age", "idle", "stopped"]
+    assert lines[0].split() == ["lesson", "pid", "age", "idle", "stops"]
     # when each will be stopped: FM_TUTOR_DETACH_IDLE is 0 in tests, so nothing culls them: `kernels stop` does
     assert all(ln.split()[4:] == ["kernels", "stop"] for ln in lines[1:3]), lines
     assert [ln.split()[:2] for ln in lines[1:]] == [["07", str(pids[0])], ["08", str(pids[1])]]

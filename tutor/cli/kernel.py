@@ -169,7 +169,7 @@ def _list_server(run_dir: Path | None, idle: float | None = None) -> None:
     from tutor.core.procs import fmt_bytes, tree_rss
 
     print(f"{'model server':<14} {'engine':<12} {'model':<20} {'pid':>8} {'port':>6} {'memory':>7} {'age':>8} "
-          f"{'idle':>8} {'stopped':>12}")
+          f"{'idle':>8} {'stops':>12}")
     state = _state(r)
     mem = fmt_bytes(tree_rss(r.get("pid"))) if r["alive"] else "-"
     print(f"{'':<14} {r.get('engine')!s:<12} {Path(str(r.get('model'))).name:<20} {r.get('pid')!s:>8} "
@@ -194,7 +194,7 @@ def _kernels(args) -> int:
         if not rows:
             print("no detached kernels")
         else:
-            print(f"{'lesson':<24} {'pid':>8} {'age':>8} {'idle':>8} {'stopped':>12}")
+            print(f"{'lesson':<24} {'pid':>8} {'age':>8} {'idle':>8} {'stops':>12}")
         for r in rows:
             state = _state(r)
             print(f"{r['lesson']:<24} {r['pid']:>8} {_duration(r['age']):>8} {_duration(r['idle']):>8} "
