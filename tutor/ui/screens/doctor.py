@@ -68,6 +68,9 @@ class DoctorScreen(Screen):
             yield Vertical(id="doctor-report")
         yield KeyBar()
 
+    def on_unmount(self) -> None:
+        self._run += 1  # a run still going in its thread reports to no one
+
     def on_mount(self) -> None:
         self.set_interval(1.0, self._tick, name="doctor-tick")  # the seconds go on while a slow check runs
         self.action_rerun()
@@ -96,7 +99,7 @@ class DoctorScreen(Screen):
         from tutor.backend.doctor import diagnose
 
         def on_check(rep, check) -> None:
-            if run == self._run:
+            if run == self._run and self.is_attached:
                 self.app.call_from_thread(self._add, run, rep, check)
 
         try:
@@ -106,13 +109,13 @@ class DoctorScreen(Screen):
             rep, error = None, f"The checks themselves failed: {e}"
         else:
             error = ""
-        if run == self._run:
+        if run == self._run and self.is_attached:
             self.app.call_from_thread(self._finish, run, rep, error)
 
     def _add(self, run: int, rep, check) -> None:
         from tutor.backend.doctor import MARK, REPORTED, TITLES, check_text
 
-        if run != self._run:
+        if run != self._run or not self.is_attached:  # checked again, or the screen was left
             return
         box = self.query_one("#doctor-report", Vertical)
         if check is None:
@@ -132,7 +135,7 @@ class DoctorScreen(Screen):
     def _finish(self, run: int, rep, error: str) -> None:
         from tutor.backend.doctor import tail_lines
 
-        if run != self._run:
+        if run != self._run or not self.is_attached:
             return
         self._finished = True
         box = self.query_one("#doctor-report", Vertical)
