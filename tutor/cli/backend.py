@@ -86,13 +86,12 @@ def run(args: argparse.Namespace) -> int | None:
         from tutor.backend import doctor
 
         content = args.ctx.content if hasattr(args, "ctx") else None
-        rep = doctor.diagnose(content, load_model_check=not args.no_load)
-        if args.json:
-            from dataclasses import asdict
+        if not args.json:  # each line as its check completes, wrapped under its text in a terminal
+            return doctor.main(content, load_model_check=not args.no_load)
+        from dataclasses import asdict
 
-            print(json.dumps(asdict(rep), indent=2, default=str))
-        else:
-            print(doctor.format_report(rep))
+        rep = doctor.diagnose(content, load_model_check=not args.no_load)
+        print(json.dumps(asdict(rep), indent=2, default=str))
         return rep.exit_code
     return None
 

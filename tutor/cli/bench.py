@@ -34,7 +34,7 @@ def _largest_lesson(course):
     return max(written, key=lambda les: len(les.source))
 
 
-def bench_reader(runs: int = 5) -> int:
+def bench_reader(runs: int = 5, content: Path | None = None) -> int:
     """Open the largest lesson's first step in the reader vs Textual's Markdown widget on the whole lesson."""
     from textual.app import App
     from textual.containers import VerticalScroll
@@ -45,7 +45,7 @@ def bench_reader(runs: int = 5) -> int:
     from tutor.ui.app import TutorApp
     from tutor.ui.screens.reader import ReaderScreen
 
-    course = load_course()
+    course = load_course(content)
     lesson = _largest_lesson(course)
     if lesson is None:
         print("no written lesson to benchmark")
@@ -131,14 +131,22 @@ def bench_reader(runs: int = 5) -> int:
         """Baseline for a lesson: the whole lesson."""
         return markdown_paint(lesson.source.split("---", 2)[-1])
 
+    from tutor.cli.progress import Progress
+
     r, c, m, n, ms = [], [], [], [], []
+    bar = Progress(5 * runs, "bench reader")  # on stderr: a bar in a terminal, a line per phase otherwise
     for i in range(runs):
+        bar.step(f"run {i + 1}/{runs}: reader, reused screen")
         r.append(asyncio.run(reader_once(cold=False)))
+        bar.step(f"run {i + 1}/{runs}: reader, new screen")
         c.append(asyncio.run(reader_once(cold=True)))
+        bar.step(f"run {i + 1}/{runs}: Markdown baseline, whole lesson")
         m.append(asyncio.run(markdown_once()))
+        bar.step(f"run {i + 1}/{runs}: next step (n) through the lesson")
         n.extend(asyncio.run(next_steps_once()))
+        bar.step(f"run {i + 1}/{runs}: Markdown baseline, longest step")
         ms.append(asyncio.run(markdown_section_once()))
-        print(f"  run {i + 1}/{runs} done", flush=True)
+    bar.done()
     rp, cp, mp = statistics.median(r), statistics.median(c), statistics.median(m)
     np_, msp = statistics.median(n), statistics.median(ms)
 
@@ -305,7 +313,7 @@ def run_bench(what: str, runs: int = 5, content: Path | None = None) -> int:
         return bench_search(runs, content)
     if what == "reader":
         _quiet_app_env()
-        return bench_reader(runs)
+        return bench_reader(runs, content)
     if what == "startup":
         return bench_startup(runs)
     if what == "kernel":

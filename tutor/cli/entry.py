@@ -10,9 +10,14 @@ from tutor import __version__
 from tutor.core.config import ENV_IMAGES, env_value
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", metavar="DIR", help="where progress.db lives (default: the user data dir; env FM_TUTOR_DATA_DIR)")
-    p.add_argument("--content", metavar="DIR", help="a course directory to use instead of the installed one (env FM_TUTOR_CONTENT)")
+def _add_common(p: argparse.ArgumentParser, top: bool = False) -> None:
+    # a command's copy has no default: argparse would let its None override the same option given before the
+    # command (`fm-tutor --content DIR lesson 01` read the installed course)
+    default = None if top else argparse.SUPPRESS
+    p.add_argument("--data-dir", metavar="DIR", default=default,
+                   help="where progress.db lives (default: the user data dir; env FM_TUTOR_DATA_DIR)")
+    p.add_argument("--content", metavar="DIR", default=default,
+                   help="a course directory to use instead of the installed one (env FM_TUTOR_CONTENT)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
                     help="what goes to the log file (default warning; env FM_TUTOR_LOG_LEVEL); "
                          "`fm-tutor doctor` prints where the file is")
-    _add_common(ap)
+    _add_common(ap, top=True)
     from tutor.cli.kernel import add_kernel_host as _add_kernel_host
 
     _add_kernel_host(ap, top=True)
@@ -103,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", help="words, cells, exercises and questions per written lesson", description="Print per-lesson content statistics.")
     p.add_argument("dir", nargs="?", help="course directory (default: the installed course)")
 
-    p = sub.add_parser("bench", help="benchmarks against a baseline in the same run (reader, startup, kernel, model, ...)", description="Run a benchmark and print its figures against a baseline measured in the same run.")
+    p = sub.add_parser("bench", help="benchmarks against a baseline in the same run (reader, startup, kernel, model, ...)", description="Run a benchmark and print its figures against a baseline measured in the same run (reader: its progress on stderr, a bar in a terminal).")
     p.add_argument("what", nargs="?", default="reader", choices=["reader", "startup", "kernel", "model", "progress", "dashboard", "search"],
                    help="reader: first step vs Textual's Markdown on the whole lesson; startup: first screen in tmux vs a "
                    "minimal Textual app; kernel: round trip, first output, interrupt, RSS, key latency under output; "

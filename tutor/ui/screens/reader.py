@@ -431,14 +431,19 @@ class ReaderScreen(Screen):
         gpu_skipped = sum(1 for c in lesson.cells if c.is_gpu and not c.is_hidden and not self.app.gpu_available)
         self.notify(f"Running {len(pairs)} cells in order; it stops at the first error.")
 
-        def progress(i: int, n: int, cell: Cell) -> None:
-            if self.lesson is lesson:
-                self._progress = f"running cell {i} of {n} ({cell.id}) · {time.monotonic() - t0:.0f} s"
+        now = [""]  # the cell running: the elapsed seconds tick on while it runs (a long cell too)
+
+        def progress(i: int = 0, n: int = 0, cell: Cell | None = None) -> None:
+            now[0] = f"running cell {i} of {n} ({cell.id})" if cell is not None else now[0]
+            if self.lesson is lesson and now[0]:
+                self._progress = f"{now[0]} · {time.monotonic() - t0:.0f} s"
                 self.query_one("#topbar", Static).update(self._top_text())
 
+        ticker = self.set_interval(1.0, progress)
         try:
             done = await self.cells.run_many(pairs, on_progress=progress)
         finally:
+            ticker.stop()
             self._progress = ""
             if self.lesson is lesson:
                 self.query_one("#topbar", Static).update(self._top_text())
