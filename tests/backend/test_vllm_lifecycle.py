@@ -19,7 +19,7 @@ from tutor.backend.endpoint import State, current_endpoint
 from tutor.core import procs
 
 from ..helpers import wait_until as wait_for
-from .vllm_lane import START_TIMEOUT, gone, group_gone, require_vllm, vllm_config, vllm_server
+from .vllm_lane import MODEL, START_TIMEOUT, gone, group_gone, require_vllm, vllm_config, vllm_server
 
 require_vllm()
 pytestmark = [pytest.mark.vllm, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -45,7 +45,7 @@ def _complete(ep) -> str:
     return c.completions.create(model=ep.model, prompt="Lesson", max_tokens=4).choices[0].text
 
 
-def test_detach_adopt_and_restart_after_the_engine_is_killed(started, tmp_path, fm_tiny):
+def test_detach_adopt_and_restart_after_the_engine_is_killed(started, tmp_path):
     d, pids = started
     cfg = vllm_config(tmp_path)
     s1 = vllm_server(cfg, d, detach_idle=600)
@@ -66,7 +66,7 @@ def test_detach_adopt_and_restart_after_the_engine_is_killed(started, tmp_path, 
     try:
         ep2 = s2.start(timeout=60)  # adopted: no second load
         assert s2.pid == pid and s2.reattached["pid"] == pid and s2.reattached["engine"] == "vllm"
-        assert ep2.base_url == ep1.base_url and ep2.api_key == ep1.api_key and ep2.model == "fm-tiny"
+        assert ep2.base_url == ep1.base_url and ep2.api_key == ep1.api_key and ep2.model == MODEL
         assert isinstance(_complete(ep2), str)
         os.killpg(pid, signal.SIGKILL)  # the engine killed (OOM killer, a learner's kill -9)
         assert wait_for(lambda: s2.state == State.READY and s2.pid not in (None, pid), START_TIMEOUT), s2.status
@@ -86,7 +86,8 @@ APP = textwrap.dedent("""
     from tutor.core.config import load_config
     from tutor.backend.supervisor import ModelServer
     d = Path(sys.argv[1])
-    cfg = load_config(d / "none.toml", env={"FM_TUTOR_ENGINE": "vllm", "FM_TUTOR_MAX_BATCH": "8"})
+    cfg = load_config(d / "none.toml", env={"FM_TUTOR_ENGINE": "vllm", "FM_TUTOR_MAX_BATCH": "8",
+                                            "FM_TUTOR_MAX_MODEL_LEN": "512", "FM_TUTOR_MODEL": sys.argv[3]})
     srv = ModelServer(cfg, run_dir=d / "run", publish_env=False)  # detach_idle 0: the engine dies with the app
     srv.start(wait=False)
     while srv.status.state.value != "loading" or srv.status.last_log_line[:2] in ("", "$ "):
@@ -99,9 +100,9 @@ APP = textwrap.dedent("""
 
 
 @pytest.mark.parametrize("how", ["exit", "killed"])
-def test_the_engine_stops_when_the_app_exits_or_is_killed(tmp_path, fm_tiny, how):
+def test_the_engine_stops_when_the_app_exits_or_is_killed(tmp_path, how):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    app = subprocess.Popen([sys.executable, "-c", APP, str(tmp_path), how], stdout=subprocess.PIPE, text=True,
+    app = subprocess.Popen([sys.executable, "-c", APP, str(tmp_path), how, MODEL], stdout=subprocess.PIPE, text=True,
                            env=env, start_new_session=True)
     pid = None
     try:

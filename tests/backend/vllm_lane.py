@@ -18,6 +18,8 @@ from tutor.core.config import load_config
 from tutor.core.procs import pid_alive
 
 FORCED = "FM_TUTOR_TEST_VLLM"  # a test-only switch, like FM_TUTOR_TEST_SSHD: not a setting of the tutor
+# the model served (tests/gpu/check.sh: a ~1B model from the local HF cache on CUDA); default the built-in fm-tiny
+MODEL = os.environ.get("FM_TUTOR_TEST_VLLM_MODEL") or "fm-tiny"
 START_TIMEOUT = 300.0  # ~40 s on 2 shared cores, 65 s on the first start of a machine
 
 
@@ -33,10 +35,18 @@ def require_vllm() -> None:
 
 
 def vllm_config(tmp_path: Path, **env: str):
-    """engine = vllm, fm-tiny, a small batch (a KV cache of 1 GiB on a CPU), eager on a GPU (a quicker start)."""
-    return load_config(tmp_path / "none.toml", env={"FM_TUTOR_ENGINE": "vllm", "FM_TUTOR_MAX_BATCH": "8",
+    """engine = vllm, MODEL (fm-tiny) with a 512-token context and a small batch (a KV cache of 1 GiB on a CPU),
+    eager on a GPU (a quicker start)."""
+    return load_config(tmp_path / "none.toml", env={"FM_TUTOR_ENGINE": "vllm", "FM_TUTOR_MODEL": MODEL,
+                                                    "FM_TUTOR_MAX_BATCH": "8", "FM_TUTOR_MAX_MODEL_LEN": "512",
                                                     "FM_TUTOR_ENFORCE_EAGER": "1",
                                                     "FM_TUTOR_GPU_MEMORY_UTILIZATION": "0.3", **env})
+
+
+def model_dir() -> Path:
+    from tutor.core.config import resolve_model
+
+    return Path(resolve_model(MODEL).path)
 
 
 def vllm_server(cfg, run_dir: Path, **kw) -> ModelServer:
@@ -44,7 +54,7 @@ def vllm_server(cfg, run_dir: Path, **kw) -> ModelServer:
     return ModelServer(cfg, run_dir=run_dir, startup_timeout=START_TIMEOUT, backoff=0.2, poll_interval=0.25, **kw)
 
 
-def make_lora(model_dir: Path, out: Path, seed: int) -> Path:
+def make_lora(model: Path, out: Path, seed: int) -> Path:
     """A rank-8 LoRA adapter on the attention projections, saved by peft; its B matrices are random (not peft's
     zeros), so it changes what the model says."""
     import torch
@@ -52,7 +62,7 @@ def make_lora(model_dir: Path, out: Path, seed: int) -> Path:
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(seed)
-    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, local_files_only=True)
+    base = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32, local_files_only=True)
     m = get_peft_model(base, LoraConfig(r=8, lora_alpha=32, target_modules=["q_proj", "v_proj", "o_proj"],
                                         init_lora_weights=False))
     m.save_pretrained(out)
