@@ -246,3 +246,22 @@ def test_bench_model_finds_its_script_in_the_source_tree(capsys):
     assert bench_script("bench_model.py") == Path(__file__).resolve().parents[1] / "benchmarks" / "bench_model.py"
     assert bench_script("bench_progress.py") is not None
     assert bench_script("no_such_bench.py") is None and "benchmark script not found" in capsys.readouterr().out
+
+
+def test_serve_adapter_says_what_it_cannot_do(tmp_path, monkeypatch):
+    """tutor.runtime.serve_adapter: a dir without adapter_config.json, or a server whose engine loads no adapters at
+    run time (transformers serve), is a clear error naming what to do; nothing is sent (vLLM's own answers are tested
+    against the real engine in tests/backend/test_vllm.py)."""
+    from tutor import runtime
+
+    with pytest.raises(runtime.AdapterError, match="adapter_config.json missing"):
+        runtime.serve_adapter(tmp_path)
+    (tmp_path / "adapter_config.json").write_text("{}")
+    for k, v in {"FM_TUTOR_BASE_URL": "http://127.0.0.1:9/v1", "FM_TUTOR_API_KEY": "k", "FM_TUTOR_MODEL": "fm-tiny",
+                 "FM_TUTOR_ENGINE_SERVING": "transformers"}.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(runtime.AdapterError, match=r"transformers engine loads no adapters.*load_adapter\(model"):
+        runtime.serve_adapter(tmp_path)
+    monkeypatch.setenv("FM_TUTOR_ENGINE_SERVING", "vllm")  # nothing listens on port 9
+    with pytest.raises(runtime.AdapterError, match="could not reach the model server"):
+        runtime.serve_adapter(tmp_path)

