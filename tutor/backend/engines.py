@@ -40,14 +40,19 @@ class KvPlan:
 _DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 
 
-def kv_plan(model: ResolvedModel, cfg: Config, *, dtype_bytes: int | None = None) -> KvPlan:
-    """Size the KV cache from the model's config.json (layers, KV heads, head size, context) and the settings."""
+def _text_config(model: ResolvedModel) -> dict:
+    """The model's config.json (its text model's part for a multimodal one); {} when there is none usable."""
     try:
         mc = json.loads((Path(model.path) / "config.json").read_text(encoding="utf-8"))
-        mc = mc.get("text_config", mc) if isinstance(mc.get("text_config"), dict) else mc
+        return mc.get("text_config", mc) if isinstance(mc.get("text_config"), dict) else mc
     except (OSError, ValueError, AttributeError) as e:
-        log.info("kv_plan: no usable config.json in %s (%s); sizing for the settings alone", model.path, e)
-        mc = {}
+        log.info("no usable config.json in %s (%s): sizing for the settings alone", model.path, e)
+        return {}
+
+
+def kv_plan(model: ResolvedModel, cfg: Config, *, dtype_bytes: int | None = None) -> KvPlan:
+    """Size the KV cache from the model's config.json (layers, KV heads, head size, context) and the settings."""
+    mc = _text_config(model)
     context = int(cfg.gpu.max_model_len)
     if isinstance(mc.get("max_position_embeddings"), int) and mc["max_position_embeddings"] > 0:
         context = min(context, mc["max_position_embeddings"])
@@ -152,15 +157,6 @@ def _lora_rank(paths: list[str]) -> int | None:
     return next((x for x in _LORA_RANKS if x >= r), _LORA_RANKS[-1]) if r > 16 else None
 
 
-def _model_dtype(model: ResolvedModel) -> str:
-    try:
-        mc = json.loads((Path(model.path) / "config.json").read_text(encoding="utf-8"))
-        mc = mc.get("text_config", mc) if isinstance(mc.get("text_config"), dict) else mc
-        return str(mc.get("dtype") or mc.get("torch_dtype") or "")
-    except (OSError, ValueError, AttributeError):
-        return ""
-
-
 def engine_env(engine: str, model: ResolvedModel, cfg: Config, gpus: list[GpuInfo] | None = None) -> dict[str, str]:
     """Environment the engine is started with, besides the argv. vLLM's CPU build: its KV cache in GiB
     (VLLM_CPU_KVCACHE_SPACE, sized for the model, context and batch like the GPU's; its default is 4 GiB);
@@ -178,7 +174,8 @@ def engine_env(engine: str, model: ResolvedModel, cfg: Config, gpus: list[GpuInf
 
 def _cpu_dtype(model: ResolvedModel) -> str:
     """A dtype vLLM's CPU build runs: bfloat16 when the model is stored so, else float32 (no float16 on CPU)."""
-    return "bfloat16" if _model_dtype(model) == "bfloat16" else "float32"
+    mc = _text_config(model)
+    return "bfloat16" if str(mc.get("dtype") or mc.get("torch_dtype")) == "bfloat16" else "float32"
 
 
 def build_command(engine: str, model: ResolvedModel, *, host: str, port: int, api_key: str, cfg: Config,
