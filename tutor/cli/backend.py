@@ -127,7 +127,8 @@ def model_info() -> int:
 
 
 def bench_model(runs: int = 3) -> int:
-    """Served tokens/s vs raw model.generate, measured in the same run (tests/benchmarks/bench_model.py)."""
+    """Raw model.generate vs transformers serve vs vLLM (when importable), tok/s at batch 1, 8, 32, RSS and time to
+    ready, measured in the same run (tests/benchmarks/bench_model.py)."""
     from tutor.cli.bench import bench_script
 
     script = bench_script("bench_model.py")

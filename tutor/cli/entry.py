@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", nargs="?", default="reader", choices=["reader", "startup", "kernel", "model", "progress", "dashboard", "search"],
                    help="reader: first step vs Textual's Markdown on the whole lesson; startup: first screen in tmux vs a "
                    "minimal Textual app; kernel: round trip, first output, interrupt, RSS, key latency under output; "
-                   "model: served vs raw generate tokens/s; progress: event writes; dashboard: 10k events; "
+                   "model: raw generate vs transformers serve vs vLLM (when installed) tok/s at batch 1/8/32, RSS, time to ready; progress: event writes; dashboard: 10k events; "
                    "search: query latency p50/p95 vs a LIKE scan, and recall@5 on the course's quiz questions")
     p.add_argument("--runs", type=int, default=5, help="repetitions (default 5)")
     _add_common(p)
