@@ -7,6 +7,7 @@ records its argv, and serves /health plus an API-key-protected /v1/models and /v
 """
 import argparse
 import json
+import os
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -15,7 +16,7 @@ ap.add_argument("--model", required=True)
 ap.add_argument("--served-model-name", required=True)
 ap.add_argument("--host", required=True)
 ap.add_argument("--port", type=int, required=True)
-ap.add_argument("--api-key", required=True)
+ap.add_argument("--api-key", default=os.environ.get("VLLM_API_KEY"))  # as vLLM: the flag, else VLLM_API_KEY
 ap.add_argument("--gpu-memory-utilization", type=float, required=True)
 ap.add_argument("--max-model-len", type=int, required=True)
 ap.add_argument("--max-num-seqs", type=int, required=True)  # the batch the KV cache is sized for
@@ -25,6 +26,8 @@ ap.add_argument("--enable-lora", action="store_true")
 ap.add_argument("--max-lora-rank", type=int, choices=[8, 16, 32, 64, 128, 256, 320, 512])
 ap.add_argument("--lora-modules", nargs="*", default=[])
 args = ap.parse_args()
+if not args.api_key:
+    sys.exit("fake vllm: no API key (--api-key or VLLM_API_KEY)")
 print("fake vllm argv:", json.dumps(sys.argv[1:]), flush=True)
 
 

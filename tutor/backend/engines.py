@@ -178,15 +178,17 @@ def _cpu_dtype(model: ResolvedModel) -> str:
     return "bfloat16" if str(mc.get("dtype") or mc.get("torch_dtype")) == "bfloat16" else "float32"
 
 
-def build_command(engine: str, model: ResolvedModel, *, host: str, port: int, api_key: str, cfg: Config,
+def build_command(engine: str, model: ResolvedModel, *, host: str, port: int, cfg: Config,
                   served_name: str, gpus: list[GpuInfo] | None = None) -> list[str]:
-    """The argv that starts the engine (its environment: :func:`engine_env`). vLLM: one form for the CUDA build and
+    """The argv that starts the engine (its environment: :func:`engine_env`). The API key is never on it (any local
+    user can read a command line): the supervisor hands it over in the engine's environment (``VLLM_API_KEY`` for
+    vLLM, ``FM_TUTOR_API_KEY`` for the transformers launcher). vLLM: one form for the CUDA build and
     the CPU build (``python -m vllm.entrypoints.openai.api_server``), the GPU flags only with GPUs."""
     if engine == "vllm":
         g = cfg.gpu
         plan = kv_plan(model, cfg)
         cmd = [*vllm_executable(), "--model", str(model.path), "--served-model-name", served_name,
-               "--host", host, "--port", str(port), "--api-key", api_key,
+               "--host", host, "--port", str(port),
                "--max-model-len", str(plan.context),
                "--max-num-seqs", str(cfg.max_batch)]
         if gpus:

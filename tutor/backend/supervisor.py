@@ -13,7 +13,8 @@ model and settings adopts it (``reattached`` says so) instead of starting anothe
 State callbacks are plain callables taking a `ServerStatus`; they run on the manager's monitor thread (the TUI
 marshals them onto its own loop).
 
-Both engines listen on 127.0.0.1 and refuse requests without the endpoint's API key: vLLM through `--api-key`,
+Both engines listen on 127.0.0.1 and refuse requests without the endpoint's API key, handed over in the engine's
+environment (never on its command line, which every local user can read): vLLM reads VLLM_API_KEY, and
 `transformers serve` (which has no key option) through fm-tutor's launcher :mod:`tutor.backend.hfserve`, which reads
 the key from FM_TUTOR_API_KEY in its environment. Only GET /health answers without the key.
 """
@@ -241,8 +242,8 @@ class ModelServer:
                 raise
         port = free_port()
         api_key = "fmt-" + secrets.token_hex(16)
-        self._argv = build_command(self.engine, model, host="127.0.0.1", port=port, api_key=api_key,
-                                   cfg=self.config, served_name=served, gpus=gpus) + self.extra_args
+        self._argv = build_command(self.engine, model, host="127.0.0.1", port=port, cfg=self.config,
+                                   served_name=served, gpus=gpus) + self.extra_args
         self.endpoint = Endpoint(f"http://127.0.0.1:{port}/v1", api_key, served, self.engine,
                                  log_path=str(self.log_path))
         try:
@@ -267,7 +268,7 @@ class ModelServer:
             if e.get("engine") != self.engine or e.get("model") != self.model_name or e.get("served") != served:
                 return False
             try:
-                argv = build_command(self.engine, model, host="127.0.0.1", port=int(e["port"]), api_key=e["api_key"],
+                argv = build_command(self.engine, model, host="127.0.0.1", port=int(e["port"]),
                                      cfg=self.config, served_name=served, gpus=gpus) + self.extra_args
             except (KeyError, TypeError, ValueError, ServerError):
                 return False
@@ -343,7 +344,11 @@ class ModelServer:
         for k in (ENV_BASE_URL, ENV_ENGINE):
             env.pop(k, None)
         assert self.endpoint is not None
-        env[ENV_API_KEY] = self.endpoint.api_key  # the key transformers serve's launcher enforces (tutor.backend.hfserve)
+        # the key every request must carry, in the environment (readable only by its owner), never on the command
+        # line: transformers serve's launcher (tutor.backend.hfserve) enforces FM_TUTOR_API_KEY, vLLM VLLM_API_KEY
+        env[ENV_API_KEY] = self.endpoint.api_key
+        if self.engine == "vllm":
+            env["VLLM_API_KEY"] = self.endpoint.api_key
         if self._gpu_indices and self._gpu_lock is None:  # a restart after the adopted server died
             lock = GpuLock(self._gpu_indices, self.run_dir)
             lock.acquire(timeout=self.startup_timeout or 60.0)  # ServerError: another engine took the GPU

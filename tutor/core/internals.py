@@ -10,6 +10,10 @@ Textual
 - ``Screen._refresh_layout(size, scroll)``: the reader overrides it (:class:`tutor.ui.screens.reader.ReaderScreen`)
   to mark the screen painted after its own layout pass, so the resume handler's full repaint is not done twice.
 - ``Screen._repaint_required``: that pending full-repaint request.
+- ``Screen._dirty_widgets``: the widgets whose repaint regions the next layout pass paints; the reader adds itself
+  (its whole region, which the resume handler's refresh marked) so that its layout pass paints all of it. Without
+  that, a layout pass paints only the widgets whose place changed, and whatever the previous screen left in the
+  other regions stays on the terminal.
 - ``TextArea._on_key(event)``: the code cell's editor overrides it so that ``esc`` leaves edit mode.
 
 jupyter_client
@@ -29,7 +33,8 @@ from typing import Any
 
 # (owner, attribute) pairs checked by tests/test_internals.py against the installed versions
 TEXTUAL_PRIVATE = [("textual.app.App", "_batch_count"), ("textual.screen.Screen", "_refresh_layout"),
-                   ("textual.screen.Screen", "_repaint_required"), ("textual.widgets.TextArea", "_on_key")]
+                   ("textual.screen.Screen", "_repaint_required"), ("textual.screen.Screen", "_dirty_widgets"),
+                   ("textual.widgets.TextArea", "_on_key")]
 JUPYTER_PRIVATE = [("jupyter_client.manager.KernelManager", "_connection_file_written"),
                    ("jupyter_client.manager.KernelManager", "provisioner"),
                    ("jupyter_client.provisioning.local_provisioner.LocalProvisioner", "process")]
@@ -48,9 +53,36 @@ def app_is_batching(app: Any) -> bool:
     return bool(app._batch_count)
 
 
+def repaint_requested(screen: Any) -> bool:
+    """True while a full repaint of ``screen`` is pending (Textual's ``Screen._repaint_required``)."""
+    return bool(screen._repaint_required)
+
+
+def paint_whole_screen_in_layout(screen: Any) -> None:
+    """Make the next layout pass of ``screen`` paint its whole region (through Textual's ``Screen._dirty_widgets``,
+    the region a ``refresh()`` of the screen marks for repaint)."""
+    screen.refresh()  # the whole region marked (public API; the repaint request it sets is cleared after the pass)
+    screen._dirty_widgets.add(screen)
+
+
 def clear_repaint_request(screen: Any) -> None:
     """Drop a screen's pending full-repaint request (Textual's ``Screen._repaint_required``)."""
     screen._repaint_required = False
+
+
+def ui_state(app: Any) -> dict[str, Any]:
+    """What a frozen screen's diagnosis needs (the SIGUSR2 dump): the screen stack, focus, and Textual's pending
+    layout/repaint flags and batch count (private attributes, read only here and only for this dump)."""
+    screen = app.screen
+    return {
+        "screens": [type(s).__name__ for s in app.screen_stack],
+        "focused": repr(screen.focused),
+        "batch_count": getattr(app, "_batch_count", "?"),
+        "layout_required": getattr(screen, "_layout_required", "?"),
+        "repaint_required": getattr(screen, "_repaint_required", "?"),
+        "dirty_widgets": len(getattr(screen, "_dirty_widgets", ()) or ()),
+        "callbacks_pending": len(getattr(screen, "_callbacks", ()) or ()),
+    }
 
 
 def kernel_process(km: Any) -> Any:

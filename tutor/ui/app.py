@@ -4,6 +4,8 @@ Heavy things never load here: no torch, no transformers. Kernel work happens in 
 """
 from __future__ import annotations
 
+import asyncio
+
 import gc
 import logging
 import os
@@ -94,6 +96,7 @@ class TutorApp(App[int]):
         from tutor.ui.screens.home import HomeScreen
 
         self.push_screen(HomeScreen())
+        self._dump_state_on_usr2()
         if self._config_error:
             self.notify(f"Config ignored, using defaults: {self._config_error}", severity="error", timeout=15)
         st = self.store.status
@@ -349,6 +352,31 @@ class TutorApp(App[int]):
             self.store.close()
         except Exception:  # never lose the exit over a flush problem; the store reports in status
             log.debug("on_unmount: never lose the exit over a flush problem; the store reports in status", exc_info=True)
+
+    def _dump_state_on_usr2(self) -> None:
+        """``kill -USR2 PID``: the UI's state and every asyncio task's stack, appended to the stacks file beside the
+        log (``kill -USR1`` gives the threads' stacks): what a frozen screen waits for."""
+        import signal
+
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, self._dump_state)
+        except (NotImplementedError, RuntimeError, ValueError, AttributeError):  # not on this platform/thread
+            log.debug("no UI state dump on SIGUSR2", exc_info=True)
+
+    def _dump_state(self) -> None:
+        from tutor.core.internals import ui_state
+        from tutor.core.logs import stacks_path
+
+        try:
+            with open(stacks_path(), "a", encoding="utf-8") as f:
+                f.write(f"--- UI state at {time.strftime('%H:%M:%S')}\n")
+                for k, v in ui_state(self).items():
+                    f.write(f"{k}: {v}\n")
+                for task in asyncio.all_tasks():
+                    f.write(f"task {task.get_name()}: {task.get_coro()!r}\n")
+                    task.print_stack(limit=12, file=f)
+        except OSError:
+            log.warning("could not write the UI state dump", exc_info=True)
 
     # ------------------------------------------------------------------ navigation
     def open_lesson(self, lesson_id: str, step_id: str | None = None, _retry: int = 0,
