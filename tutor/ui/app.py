@@ -83,7 +83,7 @@ class TutorApp(App[int]):
         self.output_limits: dict = {"max_lines": cfg.kernel.max_lines, "max_bytes": cfg.kernel.max_bytes}
         self.quiz_threshold = float(cfg.quiz.pass_threshold)
         self.session = LearningSession(self.course, self.store, self.quiz_threshold)  # the course's rules, no UI
-        self._server = services.model_server  # tutor.backend.supervisor.ModelServer, started after the first paint
+        self._server = services.model_server  # -> tutor.backend.supervisor.ModelServer, made and started a second after the first paint
         self.model_server = None  # the server once started
         self.model_status = ""
         self._search_index = None  # tutor.search.SearchIndex, opened (built if need be) when first searched
@@ -148,7 +148,7 @@ class TutorApp(App[int]):
             return
         try:
             # detach_idle > 0: the server outlives the app (exit, hang-up) and the next app adopts it
-            self.model_server = self._server
+            self.model_server = self._server()
             self.model_server.add_listener(self._server_state)
             self.model_server.start(wait=False)
         except (ServerError, LookupError, OSError) as e:
