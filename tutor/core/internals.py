@@ -6,7 +6,7 @@ package: it works on the objects it is given.
 
 Textual
 - ``App._batch_count``: > 0 while the app batches updates (a layout pass then does not paint).
-- ``Screen._refresh_layout(size, scroll)``: the reader overrides it (:class:`tutor.ui.screens.reader.ReaderScreen`)
+- ``Screen._refresh_layout(size, scroll)``: :class:`tutor.ui.screens.paint.PaintOnceScreen` overrides it (the reader, the dashboard)
   to mark the screen painted after its own layout pass, so the resume handler's full repaint is not done twice.
 - ``Screen._repaint_required``: that pending full-repaint request.
 - ``TextArea._on_key(event)``: the code cell's editor overrides it so that ``esc`` leaves edit mode.
@@ -27,7 +27,7 @@ JUPYTER_PRIVATE = [("jupyter_client.manager.KernelManager", "_connection_file_wr
                    ("jupyter_client.manager.KernelManager", "provisioner"),
                    ("jupyter_client.provisioning.local_provisioner.LocalProvisioner", "process")]
 
-REFRESH_LAYOUT = "_refresh_layout"  # the name the reader overrides
+REFRESH_LAYOUT = "_refresh_layout"  # the name tutor.ui.screens.paint.PaintOnceScreen overrides
 EDITOR_ON_KEY = "_on_key"  # the name the code cell's editor overrides
 
 
