@@ -126,6 +126,10 @@ class TutorApp(App[int]):
     def _start_background(self) -> None:
         """GPU probe, culling detached kernels, the preload: off the UI thread, after the first paint; the model
         server a second later (its process imports torch, which would take the CPUs from the first paint)."""
+        if not gc.isenabled():  # the command line turned it off until this first paint (tutor.cli.main):
+            gc.collect()  # the start-up's garbage, now that the screen is up
+            gc.freeze()  # and what it made lives as long as the app: out of the collector's generations
+            gc.enable()
         if not self.is_running:
             return
         if not self.kernel_host and self._server is not None:
