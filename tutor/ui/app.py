@@ -126,10 +126,10 @@ class TutorApp(App[int]):
     def _start_background(self) -> None:
         """GPU probe, culling detached kernels, the preload: off the UI thread, after the first paint; the model
         server a second later (its process imports torch, which would take the CPUs from the first paint)."""
-        if not gc.isenabled():  # the command line turned it off until this first paint (tutor.cli.main):
-            gc.collect()  # the start-up's garbage, now that the screen is up
-            gc.freeze()  # and what it made lives as long as the app: out of the collector's generations
-            gc.enable()
+        if not gc.isenabled():
+            # the command line turned the collector off for the start-up (tutor.cli.main); it comes back on a second
+            # later: a collection now would hold the GIL while the driver's thread writes this frame to the terminal
+            self.set_timer(1.0, self._collect_start_up)
         if not self.is_running:
             return
         if not self.kernel_host and self._server is not None:
@@ -142,6 +142,15 @@ class TutorApp(App[int]):
             self.run_worker(lambda: self._cull_detached(kernels), thread=True, exit_on_error=False, group="probe")
         # import the kernel machinery off the UI thread, so the first lesson opened does not pay for it
         self.run_worker(self._preload, thread=True, exit_on_error=False, group="probe")
+
+    @staticmethod
+    def _collect_start_up() -> None:
+        """Collect the start-up's garbage, freeze what is left (it lives as long as the app: out of the collector's
+        generations, as :meth:`prebuild_reader` does) and turn the collector back on."""
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        gc.enable()
 
     # ------------------------------------------------------------------ model server
     def start_model_server(self) -> None:
