@@ -299,6 +299,8 @@ class ReaderScreen(PaintOnceScreen):  # painted once each time a lesson opens (t
         index = max(0, min(index, len(self.lesson.steps) - 1))
         self._account_time()
         self.index = index
+        gc.disable()  # no collection pause before the step's paint (_painted turns it back on; in 2 s at the latest)
+        self.set_timer(2.0, gc.enable)
         scroll = self.query_one("#step-scroll", VerticalScroll)
         view = self._take_prepared(index)
         if view is not None:  # composed while the previous step was read: swap it in, remove the old after the paint
