@@ -120,13 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import gc
+
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["kernel-agent"]:  # the remote end of --kernel-host: kept out of --help (README documents it)
+        gc.enable()
         from tutor.cli.kernel import run_agent
 
         return run_agent(argv[1:])
     ap = build_parser()
     args = ap.parse_args(argv)
+    if not _opens_the_app(args):  # only the TUI's start-up runs without garbage collection (tutor.cli.main)
+        gc.enable()
     from tutor.core.logs import setup_logging
 
     setup_logging(getattr(args, "log_level", None))
@@ -160,6 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     return cmd_launch(args)
 
 
+
+
+def _opens_the_app(args) -> bool:
+    """True when this command line opens the TUI (:func:`cmd_launch`)."""
+    return args.cmd in (None, "lesson", "review", "dashboard") or (args.cmd == "path" and bool(args.path))
 
 
 def cmd_check(args) -> int:

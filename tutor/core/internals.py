@@ -7,10 +7,10 @@ imports none of these packages: it works on the objects it is given, or names th
 
 Textual
 - ``App._batch_count``: > 0 while the app batches updates (a layout pass then does not paint).
-- ``Screen._refresh_layout(size, scroll)``: the reader overrides it (:class:`tutor.ui.screens.reader.ReaderScreen`)
+- ``Screen._refresh_layout(size, scroll)``: :class:`tutor.ui.screens.paint.PaintOnceScreen` overrides it (the reader, the dashboard)
   to mark the screen painted after its own layout pass, so the resume handler's full repaint is not done twice.
 - ``Screen._repaint_required``: that pending full-repaint request.
-- ``Screen._dirty_widgets``: the widgets whose repaint regions the next layout pass paints; the reader adds itself
+- ``Screen._dirty_widgets``: the widgets whose repaint regions the next layout pass paints; PaintOnceScreen adds itself
   (its whole region, which the resume handler's refresh marked) so that its layout pass paints all of it. Without
   that, a layout pass paints only the widgets whose place changed, and whatever the previous screen left in the
   other regions stays on the terminal.
@@ -44,7 +44,7 @@ TRANSFORMERS_CLI_MAIN = ("transformers.cli.transformers", "main")
 UVICORN_CONFIG = ("uvicorn.config", "Config")
 SERVE_INIT = ("transformers.cli.serve", "Serve")  # its __init__ builds the app and passes it to uvicorn.Config
 
-REFRESH_LAYOUT = "_refresh_layout"  # the name the reader overrides
+REFRESH_LAYOUT = "_refresh_layout"  # the name tutor.ui.screens.paint.PaintOnceScreen overrides
 EDITOR_ON_KEY = "_on_key"  # the name the code cell's editor overrides
 
 

@@ -85,7 +85,7 @@ class TutorApp(App[int]):
         self.output_limits: dict = {"max_lines": cfg.kernel.max_lines, "max_bytes": cfg.kernel.max_bytes}
         self.quiz_threshold = float(cfg.quiz.pass_threshold)
         self.session = LearningSession(self.course, self.store, self.quiz_threshold)  # the course's rules, no UI
-        self._server = services.model_server  # tutor.backend.supervisor.ModelServer, started after the first paint
+        self._server = services.model_server  # -> tutor.backend.supervisor.ModelServer, made and started a second after the first paint
         self.model_server = None  # the server once started
         self.model_status = ""
         self._search_index = None  # tutor.search.SearchIndex, opened (built if need be) when first searched
@@ -129,6 +129,10 @@ class TutorApp(App[int]):
     def _start_background(self) -> None:
         """GPU probe, culling detached kernels, the preload: off the UI thread, after the first paint; the model
         server a second later (its process imports torch, which would take the CPUs from the first paint)."""
+        if not gc.isenabled():
+            # the command line turned the collector off for the start-up (tutor.cli.main); it comes back on a second
+            # later: a collection now would hold the GIL while the driver's thread writes this frame to the terminal
+            self.set_timer(1.0, self._collect_start_up)
         if not self.is_running:
             return
         if not self.kernel_host and self._server is not None:
@@ -142,6 +146,15 @@ class TutorApp(App[int]):
         # import the kernel machinery off the UI thread, so the first lesson opened does not pay for it
         self.run_worker(self._preload, thread=True, exit_on_error=False, group="probe")
 
+    @staticmethod
+    def _collect_start_up() -> None:
+        """Collect the start-up's garbage, freeze what is left (it lives as long as the app: out of the collector's
+        generations, as :meth:`prebuild_reader` does) and turn the collector back on."""
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        gc.enable()
+
     # ------------------------------------------------------------------ model server
     def start_model_server(self) -> None:
         """Start the local OpenAI-compatible server (transformers serve, or vLLM on a CUDA GPU) in the background."""
@@ -151,7 +164,7 @@ class TutorApp(App[int]):
             return
         try:
             # detach_idle > 0: the server outlives the app (exit, hang-up) and the next app adopts it
-            self.model_server = self._server
+            self.model_server = self._server()
             self.model_server.add_listener(self._server_state)
             self.model_server.start(wait=False)
         except (ServerError, LookupError, OSError) as e:
