@@ -224,6 +224,24 @@ def test_unnumbered_lessons_keep_counting_in_order_and_a_step_reference_is_flagg
     assert any("'step 3' points to no step" in p.message for p in les.problems)
 
 
+def test_check_warns_about_a_wrong_step_reference_in_quiz_text(fixture_course):
+    f = next((fixture_course / "lessons").glob("01_*.md"))
+    text = f.read_text()
+    text = text.replace("## What a foundation model is", "## 1. What a foundation model is")
+    text = text.replace("## Counting parameters {#count}", "## 2. Counting parameters {#count}")
+    text = text.replace("question: Which are foundation models?", "question: As in step 2, which are foundation models?")
+    text = text.replace("explain: Size alone does not make one.", "explain: Size alone does not make one (step 9).")
+    text = text.replace("explain: 6 * 1e9 * 2e10 = 1.2e20.", "explain: 6 * 1e9 * 2e10 = 1.2e20, as in step 4.")
+    f.write_text(text)
+    les = load_course(fixture_course).lesson("01")
+    refs = sorted(p.message for p in les.problems if "points to no step" in p.message)
+    assert refs == ["'step 4' (in quiz flops) points to no step: this lesson's numbered steps are 1-2",
+                    "'step 9' (in quiz define-fm) points to no step: this lesson's numbered steps are 1-2"], refs
+    lines = text.splitlines()
+    assert {p.line for p in les.problems if "points to no step" in p.message} == {
+        lines.index("id: define-fm"), lines.index("id: flops")}  # the quiz's fence line
+
+
 async def test_a_long_code_line_ends_in_a_marker_not_cut_off(fixture_course, tmp_path):
     app, _said = _app(fixture_course, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
