@@ -242,19 +242,63 @@ def test_check_warns_about_a_wrong_step_reference_in_quiz_text(fixture_course):
         lines.index("id: define-fm"), lines.index("id: flops")}  # the quiz's fence line
 
 
-async def test_a_long_code_line_ends_in_a_marker_not_cut_off(fixture_course, tmp_path):
+async def test_a_long_code_line_ends_in_a_marker_and_the_cell_scrolls_sideways(fixture_course, tmp_path):
     app, _said = _app(fixture_course, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         app.open_lesson("01", "what-a-foundation-model-is")
         await pilot.pause()
         cell = app.screen.query_one("#cell-sqrt-two", CodeCell)
-        cell.set_code("x = 1  # " + "a long comment " * 10 + "END")
+        index = app.screen.index
+        cell.set_code("x = 1  # " + "a long comment " * 10 + "END\nshort = 2")
+        cell.focus()
         await pilot.pause()
         from tutor.widgets.code_cell import _CodeView
 
         view = cell.query_one(_CodeView)
-        line = "".join(seg.text for seg in view.render_line(0))
-        assert line.rstrip().endswith("…") and "END" not in line
+
+        def row(y: int) -> str:
+            return "".join(seg.text for seg in view.render_line(y)).rstrip()
+
+        assert row(0).endswith("→") and "END" not in row(0) and row(1) == "short = 2"
+        assert "→  Scroll" in widget_text(app.screen.query_one(KeyBar))
+        for _ in range(12):
+            await pilot.press("right")
+        await pilot.pause()
+        assert row(0).endswith("END") and row(0).startswith("←") and app.screen.index == index  # no step change
+        await pilot.press("left")
+        await pilot.pause()
+        assert row(0).endswith("→")
+        cell.set_code("y = 2")  # nothing to scroll: right is the reader's next step again
+        await pilot.pause()
+        assert row(0) == "y = 2" and "Scroll" not in widget_text(app.screen.query_one(KeyBar))
+
+
+async def test_a_wide_diagram_is_not_wrapped_it_scrolls_sideways_with_a_marker(fixture_course, tmp_path):
+    from tutor.widgets.step_view import FenceBlock
+
+    f = next((fixture_course / "lessons").glob("01_*.md"))
+    wide = "input --> " + " --> ".join(f"stage{i}" for i in range(12)) + " --> OUT"
+    f.write_text(f.read_text().replace("A *foundation model* is trained once",
+                                       f"```text\n{wide}\n  | below\n```\n\nA *foundation model* is trained once"))
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_lesson("01", "what-a-foundation-model-is")
+        await pilot.pause()
+        block = app.screen.query_one(FenceBlock)
+
+        def row(y: int) -> str:
+            return "".join(seg.text for seg in block.render_line(y)).rstrip()
+
+        assert block.size.height == 2  # two lines, not wrapped
+        assert row(0).startswith("input -->") and row(0).endswith("→") and row(1) == "  | below"
+        await pilot.press("tab")  # the wide block is a tab stop
+        await pilot.pause()
+        assert app.focused is block
+        assert "→  Scroll" in widget_text(app.screen.query_one(KeyBar))
+        for _ in range(10):
+            await pilot.press("right")
+        await pilot.pause()
+        assert row(0).startswith("←") and row(0).endswith("--> OUT")
 
 
 def test_export_mine_writes_the_learners_version(fixture_course, tmp_path, monkeypatch, capsys):
