@@ -340,3 +340,41 @@ async def test_home_header_keeps_review_due_at_80(fixture_course, tmp_path):
         await pilot.pause()
         top = widget_text(app.screen.query_one("#topbar"), width=78)
         assert "review: 0 due" in top.splitlines()[0][:78]
+
+
+async def test_quiz_explanations_wrap_under_their_choice_and_the_verdict_scrolls_into_view(fixture_course, tmp_path):
+    from textual.containers import VerticalScroll
+    from textual.widgets import Static
+
+    f = next((fixture_course / "lessons").glob("01_*.md"))
+    long = "Pre-trained on image-text pairs " + "and used zero-shot for many tasks " * 4 + "END."
+    intro = "\n\n".join(f"Paragraph {i} before the questions." for i in range(12))
+    f.write_text(f.read_text().replace("explain: Pre-trained on image-text pairs, used zero-shot for many tasks.",
+                                       f"explain: {long}").replace("## Quiz\n", f"## Quiz\n\n{intro}\n"))
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_lesson("01", "quiz")
+        await pilot.pause()
+        await wait_for(pilot, lambda: len(app.screen.query(QuizCard)) == 4)
+        card = app.screen.query_one("#quiz-pick-two", QuizCard)
+        card.focus()
+        await pilot.pause()
+        # the card's last line at the bottom of the reader: answering it adds lines (the explanations), and the
+        # verdict would be below the fold unless enter scrolls it into view
+        scroll = app.screen.query_one("#step-scroll", VerticalScroll)
+        bottom = card.region.bottom - scroll.region.y + int(scroll.scroll_y)
+        scroll.scroll_to(y=bottom - scroll.scrollable_content_region.height, animate=False, immediate=True)
+        await pilot.pause()
+        assert card.region.bottom == scroll.scrollable_content_region.bottom
+        verdict = card.query_one("#q-verdict", Static)
+        await pilot.press("1", "2", "enter")
+        await pilot.pause()
+        await pilot.pause()
+        assert "try again" in widget_text(verdict)
+        region = app.screen.find_widget(verdict).region
+        assert scroll.scrollable_content_region.contains_region(region), (region, scroll.region)
+        body = widget_text(card.query_one("#q-body"), width=card.content_size.width)
+        start = next(i for i, line in enumerate(body.splitlines()) if "CLIP" in line)
+        col = body.splitlines()[start].index("CLIP")
+        wrapped = body.splitlines()[start + 1:start + 3]
+        assert all(line[:col].strip() == "" and line[col:].strip() for line in wrapped), body  # a hanging indent
