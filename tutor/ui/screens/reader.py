@@ -24,6 +24,10 @@ from tutor.widgets.step_view import StepView
 
 log = logging.getLogger(__name__)
 
+# the table of steps is open by default from this terminal width on; below it, t opens it (and a chosen step
+# closes it again), so the text keeps the whole width of a narrow terminal
+TOC_MIN_WIDTH = 100
+
 
 def run_summary(done: dict[str, str], runnable: int, gpu_skipped: int, seconds: float) -> str:
     """The line A ends with: 'Run all done: 7 of 7 cells ran (5 ok; exercises: 1 passed, 1 failed), 1 skipped
@@ -85,6 +89,7 @@ class ReaderScreen(Screen):
         self._reveal: tuple[str, ...] = ()  # words of a search to scroll into view once the step is in
         self.revealed: Widget | None = None  # the block last scrolled into view for a search
         self._progress = ""  # "running cell i of n" while A runs the whole lesson
+        self._wide: bool | None = None  # the terminal was at least TOC_MIN_WIDTH wide (at the last resize)
         if lesson is not None:
             self._set_lesson(lesson, step_id)
 
@@ -114,7 +119,7 @@ class ReaderScreen(Screen):
             # not reflow when it appears; an invisible widget is not rendered)
             toc = OptionList(id="toc")
             toc.visible = False
-            toc.display = self.app.size.width >= 100
+            toc.display = self._wide = self.app.size.width >= TOC_MIN_WIDTH
             yield toc
             with VerticalScroll(id="step-scroll"):
                 if self.lesson is not None:
@@ -606,5 +611,12 @@ class ReaderScreen(Screen):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option_list.id == "toc" and event.option.id:
             self.show_step(int(event.option.id.split("-")[1]))
-            if self.app.size.width < 100:
+            if self.app.size.width < TOC_MIN_WIDTH:
                 event.option_list.display = False
+
+    def on_resize(self, event) -> None:
+        """Crossing TOC_MIN_WIDTH opens or closes the table of steps (t still toggles it at any width)."""
+        wide = event.size.width >= TOC_MIN_WIDTH
+        if self._wide is not None and wide != self._wide:
+            self.query_one("#toc", OptionList).display = wide
+        self._wide = wide
