@@ -65,6 +65,7 @@ def test_walk_first_hour(fixture_course, tmp_path, size):
     w = Walk(fixture_course, tmp_path / "data", size, "lesson", "01", "--step", "what-a-foundation-model-is")
     try:
         w.wait("step 2/5")
+        w.wait(" esc  Back ")  # the footer is painted with the first page, before any key
         w.keys("Tab")
         w.wait(" r  Run ")  # a cell has focus: its keys are in the footer
         w.keys("Tab")

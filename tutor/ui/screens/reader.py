@@ -217,6 +217,8 @@ class ReaderScreen(Screen):
             view.mount_rest()
         if self._reveal:
             self.call_after_refresh(self._do_reveal)
+        if self.paints == 1:  # the key bar was filled in the layout pass that _refresh_layout counts as painted
+            self.query_one(KeyBar).refresh()
         self._fill_toc()
         if self._kernel_pending:
             self._kernel_pending = False
