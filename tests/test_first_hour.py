@@ -404,3 +404,21 @@ async def test_steps_table_titles_stay_on_one_line_and_it_follows_the_width(fixt
         await pilot.resize_terminal(120, 40)
         await pilot.pause()
         assert toc.display
+
+
+async def test_footer_keeps_the_model_status_esc_and_help_at_80_columns(fixture_course, tmp_path):
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_lesson("01", "what-a-foundation-model-is")
+        await pilot.pause()
+        app.model_status = "model ready · 118 MB · fm-tiny · transformers · cpu"
+        bar = app.screen.query_one(KeyBar)
+        for focus in (None, "#cell-sqrt-two"):  # the reader's keys, then a focused cell's (more keys)
+            if focus:
+                app.screen.query_one(focus).focus()
+                await pilot.pause()
+            bar.redraw()
+            await pilot.pause()
+            line = widget_text(bar, width=80).splitlines()[0]
+            assert len(line.rstrip()) <= 80 and " esc  Back " in line and " ?  Help " in line, line
+            assert "model ready · 118 MB" in line and "…" in line, line  # the state survives, the rest is cut
