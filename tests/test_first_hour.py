@@ -422,3 +422,18 @@ async def test_footer_keeps_the_model_status_esc_and_help_at_80_columns(fixture_
             line = widget_text(bar, width=80).splitlines()[0]
             assert len(line.rstrip()) <= 80 and " esc  Back " in line and " ?  Help " in line, line
             assert "model ready · 118 MB" in line and "…" in line, line  # the state survives, the rest is cut
+
+
+async def test_home_list_marks_a_long_title_and_the_detail_has_it_all(fixture_course, tmp_path):
+    toml = fixture_course / "course.toml"
+    long = "Parameter-Efficient Fine-Tuning, Unified, with Adapters"
+    toml.write_text(toml.read_text().replace('title = "Parameter-Efficient Fine-Tuning, Unified"', f'title = "{long}"'))
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        lessons = app.screen.query_one("#lessons")
+        prompt = str(lessons.get_option("lesson-19").prompt)
+        assert "Parameter-Efficient Fine-Tuning, Unifie… " in prompt and long not in prompt
+        lessons.highlighted = lessons.get_option_index("lesson-19")
+        await pilot.pause()
+        assert f"19 {long}" in widget_text(app.screen.query_one("#lesson-detail"), width=78).replace("\n", " ")

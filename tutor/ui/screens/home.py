@@ -17,6 +17,8 @@ from tutor.widgets.key_bar import KeyBar
 log = logging.getLogger(__name__)
 
 
+TITLE_WIDTH = 40  # the title column of the lesson list; a longer title ends in "…" (the detail below has it all)
+
 class HomeScreen(Screen):
     """The course home."""
 
@@ -69,7 +71,8 @@ class HomeScreen(Screen):
                 t = Text()
                 t.append(f" {mark} ", style="bold" if status != "not_started" else "")
                 t.append(f"{lid} ", style="bold")
-                t.append(f"{e.title:<40.40}", style="" if written else "dim")
+                title = e.title if len(e.title) <= TITLE_WIDTH else e.title[:TITLE_WIDTH - 1] + g("cut")
+                t.append(f"{title:<{TITLE_WIDTH}}", style="" if written else "dim")  # the detail shows it all
                 t.append(f" {stars(e.difficulty)}", style="yellow")
                 t.append("  ")
                 t.append(STATUS_LABEL[status] if written else "not written yet", style="green" if status == "done" else ("cyan" if status == "in_progress" else "dim"))
