@@ -355,7 +355,7 @@ async def test_quiz_explanations_wrap_under_their_choice_and_the_verdict_scrolls
     async with app.run_test(size=(80, 24)) as pilot:
         app.open_lesson("01", "quiz")
         await pilot.pause()
-        await wait_for(pilot, lambda: len(app.screen.query(QuizCard)) == 4)
+        assert await wait_for(pilot, lambda: len(app.screen.query(QuizCard)) == 4)
         card = app.screen.query_one("#quiz-pick-two", QuizCard)
         card.focus()
         await pilot.pause()
@@ -391,7 +391,7 @@ async def test_steps_table_titles_stay_on_one_line_and_it_follows_the_width(fixt
         app.open_lesson("01", "count")
         await pilot.pause()
         toc = app.screen.query_one("#toc", OptionList)
-        await wait_for(pilot, lambda: toc.option_count == len(app.screen.lesson.steps))
+        assert await wait_for(pilot, lambda: toc.option_count == len(app.screen.lesson.steps))
         await pilot.pause()
         assert toc.display and toc.virtual_size.height == toc.option_count  # one line per step, none wrapped
         row = "".join(seg.text for seg in toc.render_line(app.screen.index)).rstrip()
@@ -437,3 +437,25 @@ async def test_home_list_marks_a_long_title_and_the_detail_has_it_all(fixture_co
         lessons.highlighted = lessons.get_option_index("lesson-19")
         await pilot.pause()
         assert f"19 {long}" in widget_text(app.screen.query_one("#lesson-detail"), width=78).replace("\n", " ")
+
+
+async def test_a_toast_of_the_paths_screen_does_not_stay_over_the_lesson(fixture_course, tmp_path):
+    from tutor.ui.screens.paths import PathsScreen
+
+    app, said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for route in (("n",), ("escape", "c")):  # straight to the next lesson, or home and continue
+            await pilot.press("p")
+            assert await wait_for(pilot, lambda: isinstance(app.screen, PathsScreen), timeout=10)
+            await pilot.press("enter")  # activate a path: a toast says so
+            await pilot.pause()
+            assert any("Active path" in s for s in said) and app._notifications
+            await pilot.press(*route)
+            assert await wait_for(pilot, lambda: isinstance(app.screen, ReaderScreen), timeout=10)
+            await pilot.pause()
+            assert not app._notifications, route
+            app.pop_screen()  # the lesson, back to where it was opened from (paths or home)
+            await pilot.pause()
+            if not isinstance(app.screen, HomeScreen):
+                await pilot.press("escape")
+            assert await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), timeout=10)

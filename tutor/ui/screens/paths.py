@@ -122,6 +122,10 @@ class PathsScreen(Screen):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.action_choose()
 
+    def on_screen_suspend(self) -> None:
+        if self not in self.app.screen_stack:  # left (not covered by help): its toasts must not sit over a lesson
+            self.app.clear_notifications()
+
     def action_choose(self) -> None:
         pid = self._selected()
         if pid:
