@@ -459,3 +459,29 @@ async def test_a_toast_of_the_paths_screen_does_not_stay_over_the_lesson(fixture
             if not isinstance(app.screen, HomeScreen):
                 await pilot.press("escape")
             assert await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), timeout=10)
+
+
+async def test_a_wide_output_line_ends_in_a_marker_and_the_cells_keys_scroll_it(fixture_course, tmp_path):
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_lesson("01", "what-a-foundation-model-is")
+        await pilot.pause()
+        cell = app.screen.query_one("#cell-sqrt-two", CodeCell)
+        cell.focus()
+        cell.output.stream("stdout", "result: " + "0123456789 " * 12 + "END\nshort\n")
+        from tutor.widgets.output_view import _TextPart
+
+        cell.output_view  # noqa: B018 - mounts the view, which polls the buffer
+        assert await wait_for(pilot, lambda: len(cell.query(_TextPart)) == 1, timeout=10)
+        await pilot.pause()
+        part = cell.query_one(_TextPart)
+
+        def row(y: int) -> str:
+            return "".join(seg.text for seg in part.render_line(y)).rstrip()
+
+        assert row(0).startswith("result: 0123") and row(0).endswith("→") and row(1) == "short"
+        assert "→  Scroll" in widget_text(app.screen.query_one(KeyBar))
+        for _ in range(8):
+            await pilot.press("right")
+        await pilot.pause()
+        assert row(0).startswith("←") and row(0).endswith("END")

@@ -8,7 +8,7 @@ screen asks for confirmation), ``ShowFullOutput(cell_id)``. The screen calls :me
 
 Keys (``BINDINGS`` with ids ``cell.*`` so they can be remapped): r / ctrl+enter run, e edit, escape stop
 editing, ctrl+r reset to the lesson's code, i interrupt, R restart kernel, o view the whole output, right/left
-scroll a code line wider than the cell sideways.
+scroll the code and text output sideways where a line is wider than the cell (it ends in "→").
 """
 from __future__ import annotations
 
@@ -413,7 +413,9 @@ class CodeCell(Vertical, can_focus=True):
         self.post_message(self.SolutionRequested(self))
 
     def _code_overflows(self) -> bool:
-        """Some line of the code is wider than the cell (right/left scroll it)."""
+        """Some line of the code or of its text output is wider than the cell (right/left scroll them)."""
+        if self._output_view is not None and self._output_view.overflows:
+            return True
         if self._editor is not None:
             return self._editor.max_scroll_x > 0
         views = self.query(_CodeView)
@@ -422,8 +424,10 @@ class CodeCell(Vertical, can_focus=True):
     def action_scroll_code(self, direction: int) -> None:
         if self._editor is not None:
             self._editor.scroll_relative(x=direction * max(8, self._editor.size.width // 3), animate=False)
-        else:
+        elif self.query(_CodeView):
             self.query_one(_CodeView).scroll_sideways(direction)
+        if self._output_view is not None:
+            self._output_view.scroll_sideways(direction)
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "scroll_code":  # only where a line is wider than the cell; else right/left change the step
