@@ -299,6 +299,10 @@ async def test_a_wide_diagram_is_not_wrapped_it_scrolls_sideways_with_a_marker(f
             await pilot.press("right")
         await pilot.pause()
         assert row(0).startswith("←") and row(0).endswith("--> OUT")
+        await pilot.press("question_mark")  # help names the focused block and its keys
+        await pilot.pause()
+        shown = "\n".join(widget_text(s, width=96) for s in app.screen.query("#help-dialog > Static"))
+        assert "Focused: Wide diagram or text block" in shown and "Scroll back" in shown
 
 
 def test_export_mine_writes_the_learners_version(fixture_course, tmp_path, monkeypatch, capsys):
