@@ -88,7 +88,7 @@ async def test_cli_start_options_open_lesson_and_path(fixture_course, tmp_path):
 
 async def test_reader_toc_next_prev_and_escape(fixture_course, tmp_path):
     app = make_app(fixture_course, tmp_path / "p.db")
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(150, 40)) as pilot:
         app.open_lesson("01")
         await pilot.pause()
         scr = app.screen

@@ -391,7 +391,7 @@ async def test_steps_table_titles_stay_on_one_line_and_it_follows_the_width(fixt
     f.write_text(f.read_text().replace("## Counting parameters {#count}",
                                        "## Counting the parameters of a very large decoder, layer by layer {#count}"))
     app, _said = _app(fixture_course, tmp_path)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(150, 40)) as pilot:
         app.open_lesson("01", "count")
         await pilot.pause()
         toc = app.screen.query_one("#toc", OptionList)
@@ -400,12 +400,14 @@ async def test_steps_table_titles_stay_on_one_line_and_it_follows_the_width(fixt
         assert toc.display and toc.virtual_size.height == toc.option_count  # one line per step, none wrapped
         row = "".join(seg.text for seg in toc.render_line(app.screen.index)).rstrip()
         assert row.endswith("…") and "Counting the" in row
-        await pilot.resize_terminal(80, 24)  # below the width: the table closes, the text gets the whole width
+        await pilot.resize_terminal(120, 40)  # below the width: the table closes, the text gets the whole width
         await pilot.pause()
         assert not toc.display
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
         top = app.screen.query_one("#topbar").render_line(0).text.rstrip()
         assert len(top) <= 80 and top.endswith("…"), top  # the top bar is cut with a marker
-        await pilot.resize_terminal(120, 40)
+        await pilot.resize_terminal(150, 40)
         await pilot.pause()
         assert toc.display
 

@@ -24,9 +24,10 @@ from tutor.widgets.step_view import StepView
 
 log = logging.getLogger(__name__)
 
-# the table of steps is open by default from this terminal width on; below it, t opens it (and a chosen step
-# closes it again), so the text keeps the whole width of a narrow terminal
-TOC_MIN_WIDTH = 100
+# the table of steps (30 columns) is open by default from this terminal width on, where the text beside it still
+# holds the course's diagrams (up to ~110 columns) whole; below it, t opens it (and a chosen step closes it again),
+# so at 120 columns every diagram fits, and at 80 the text keeps the whole width
+TOC_MIN_WIDTH = 140
 
 
 def run_summary(done: dict[str, str], runnable: int, gpu_skipped: int, seconds: float) -> str:
