@@ -491,3 +491,18 @@ async def test_a_wide_output_line_ends_in_a_marker_and_the_cells_keys_scroll_it(
             await pilot.press("right")
         await pilot.pause()
         assert row(0).startswith("←") and row(0).endswith("END")
+
+
+async def test_paths_screen_lines_wrap_under_their_indent(fixture_course, tmp_path):
+    from textual.widgets import OptionList
+
+    from tutor.ui.screens.paths import PathsScreen
+
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("p")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, PathsScreen), timeout=10)
+        ol = app.screen.query_one("#paths", OptionList)
+        lines = plain(ol.get_option("path-complete").prompt, 76).splitlines()
+        assert len(lines) > 4  # the chain of 25 lessons and the summary wrap at 80 columns
+        assert all(line.startswith("   ") for line in lines[1:] if line.strip()), lines
