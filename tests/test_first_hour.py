@@ -506,3 +506,16 @@ async def test_paths_screen_lines_wrap_under_their_indent(fixture_course, tmp_pa
         lines = plain(ol.get_option("path-complete").prompt, 76).splitlines()
         assert len(lines) > 4  # the chain of 25 lessons and the summary wrap at 80 columns
         assert all(line.startswith("   ") for line in lines[1:] if line.strip()), lines
+
+
+async def test_home_detail_shows_every_line_and_wraps_under_its_value(fixture_course, tmp_path):
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        detail = app.screen.query_one("#lesson-detail")
+        await pilot.pause()
+        text = widget_text(detail, width=detail.content_size.width)
+        lines = [line for line in text.splitlines() if line.strip()]
+        assert lines[-1].strip() == "Specialist" and lines[-2].startswith("On paths:"), lines  # wrapped, not cut
+        assert lines[-1].index("Specialist") == len("On paths:    ")  # under the value, not the label
+        assert detail.size.height >= len(lines)

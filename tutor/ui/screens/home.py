@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -144,13 +146,15 @@ class HomeScreen(Screen):
         t.append(f"  ·  {e.topic}  ·  difficulty {e.difficulty}/5")
         if les:
             t.append(f"  ·  {les.minutes} min, {len(les.steps)} steps")
-        t.append("\nKey content: ", style="bold")
-        t.append(", ".join(e.key_content))
+        # labelled lines: a wrapped line stays under its value, not under the label
+        rows = Table.grid()
+        rows.add_column(no_wrap=True, style="bold")
+        rows.add_column(ratio=1)
+        rows.add_row("Key content: ", ", ".join(e.key_content))
         paths = [p.title for p in self.app.course.paths if lid in p.lessons and p.id != "complete"]
         if paths:
-            t.append("\nOn paths: ", style="bold")
-            t.append(", ".join(paths))
-        detail.update(t)
+            rows.add_row("On paths: ", ", ".join(paths))
+        detail.update(Group(t, rows))
 
     # ------------------------------------------------------------------ events
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
