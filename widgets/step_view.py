@@ -193,8 +193,9 @@ class StepView(Vertical):
 
     @staticmethod
     def warm_up_widget() -> Widget:
-        """A small step-title + prose pair, for warming the stylesheet (see ReaderScreen.warm_up)."""
-        return Vertical(Static("warm-up", classes="step-title"), ProseBlock("*warm-up*"), classes="step-view")
+        """A small step title, prose and fenced block, for warming the stylesheet (see ReaderScreen.warm_up)."""
+        return Vertical(Static("warm-up", classes="step-title"), ProseBlock("*warm-up*"),
+                        FenceBlock(Fence("text", "warm-up")), classes="step-view")
 
     @property
     def complete(self) -> bool:
