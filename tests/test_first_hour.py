@@ -34,6 +34,22 @@ def _app(course_dir, tmp_path) -> tuple[TutorApp, list[str]]:
     return app, said
 
 
+# the fixture lesson's headings with numbers: its steps are then "1" and "2", as the prose may say
+NUMBERED = (("## What a foundation model is", "## 1. What a foundation model is"),
+            ("## Counting parameters {#count}", "## 2. Counting parameters {#count}"))
+
+
+def _rewrite_lesson(course_dir, *replacements: tuple[str, str]) -> str:
+    """Apply (old, new) replacements to the fixture course's lesson 01 -> its new text."""
+    f = next((course_dir / "lessons").glob("01_*.md"))
+    text = f.read_text()
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new)
+    f.write_text(text)
+    return text
+
+
 async def _focus_cell(app, pilot, step_id: str, cell_id: str) -> CodeCell:
     """Open lesson 01 at ``step_id`` and focus the cell ``cell_id`` -> the cell."""
     app.open_lesson("01", step_id)
@@ -197,12 +213,8 @@ async def test_paths_screen_marks_unwritten_lessons(fixture_course, tmp_path):
 def test_one_step_numbering_the_headings_and_check_warns_about_a_wrong_step_reference(fixture_course):
     from tutor.course import validate_course
 
-    f = next((fixture_course / "lessons").glob("01_*.md"))
-    text = f.read_text()
-    text = text.replace("## What a foundation model is", "## 1. What a foundation model is")
-    text = text.replace("## Counting parameters {#count}", "## 2. Counting parameters {#count}")
-    text = text.replace("A *foundation model* is trained once", "As step 2 shows, and step 7 does not, a *foundation model* is trained once")
-    f.write_text(text)
+    text = _rewrite_lesson(fixture_course, *NUMBERED, ("A *foundation model* is trained once",
+                                                       "As step 2 shows, and step 7 does not, a *foundation model* is trained once"))
     course = load_course(fixture_course)
     les = course.lesson("01")
     assert les.numbered
@@ -217,22 +229,18 @@ def test_one_step_numbering_the_headings_and_check_warns_about_a_wrong_step_refe
 
 
 def test_unnumbered_lessons_keep_counting_in_order_and_a_step_reference_is_flagged(fixture_course):
-    f = next((fixture_course / "lessons").glob("01_*.md"))
-    f.write_text(f.read_text().replace("A *foundation model* is trained once", "In step 3, a *foundation model* is trained once"))
+    _rewrite_lesson(fixture_course, ("A *foundation model* is trained once", "In step 3, a *foundation model* is trained once"))
     les = load_course(fixture_course).lesson("01")
     assert not les.numbered and les.step_label(1).startswith("Step 2/5 · ")
     assert any("'step 3' points to no step" in p.message for p in les.problems)
 
 
 def test_check_warns_about_a_wrong_step_reference_in_quiz_text(fixture_course):
-    f = next((fixture_course / "lessons").glob("01_*.md"))
-    text = f.read_text()
-    text = text.replace("## What a foundation model is", "## 1. What a foundation model is")
-    text = text.replace("## Counting parameters {#count}", "## 2. Counting parameters {#count}")
-    text = text.replace("question: Which are foundation models?", "question: As in step 2, which are foundation models?")
-    text = text.replace("explain: Size alone does not make one.", "explain: Size alone does not make one (step 9).")
-    text = text.replace("explain: 6 * 1e9 * 2e10 = 1.2e20.", "explain: 6 * 1e9 * 2e10 = 1.2e20, as in step 4.")
-    f.write_text(text)
+    text = _rewrite_lesson(
+        fixture_course, *NUMBERED,
+        ("question: Which are foundation models?", "question: As in step 2, which are foundation models?"),
+        ("explain: Size alone does not make one.", "explain: Size alone does not make one (step 9)."),
+        ("explain: 6 * 1e9 * 2e10 = 1.2e20.", "explain: 6 * 1e9 * 2e10 = 1.2e20, as in step 4."))
     les = load_course(fixture_course).lesson("01")
     refs = sorted(p.message for p in les.problems if "points to no step" in p.message)
     assert refs == ["'step 4' (in quiz flops) points to no step: this lesson's numbered steps are 1-2",
@@ -276,10 +284,9 @@ async def test_a_long_code_line_ends_in_a_marker_and_the_cell_scrolls_sideways(f
 async def test_a_wide_diagram_is_not_wrapped_it_scrolls_sideways_with_a_marker(fixture_course, tmp_path):
     from tutor.widgets.step_view import FenceBlock
 
-    f = next((fixture_course / "lessons").glob("01_*.md"))
     wide = "input --> " + " --> ".join(f"stage{i}" for i in range(12)) + " --> OUT"
-    f.write_text(f.read_text().replace("A *foundation model* is trained once",
-                                       f"```text\n{wide}\n  | below\n```\n\nA *foundation model* is trained once"))
+    _rewrite_lesson(fixture_course, ("A *foundation model* is trained once",
+                                     f"```text\n{wide}\n  | below\n```\n\nA *foundation model* is trained once"))
     app, _said = _app(fixture_course, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         app.open_lesson("01", "what-a-foundation-model-is")
@@ -350,26 +357,31 @@ async def test_quiz_explanations_wrap_under_their_choice_and_the_verdict_scrolls
     from textual.containers import VerticalScroll
     from textual.widgets import Static
 
-    f = next((fixture_course / "lessons").glob("01_*.md"))
     long = "Pre-trained on image-text pairs " + "and used zero-shot for many tasks " * 4 + "END."
     intro = "\n\n".join(f"Paragraph {i} before the questions." for i in range(12))
-    f.write_text(f.read_text().replace("explain: Pre-trained on image-text pairs, used zero-shot for many tasks.",
-                                       f"explain: {long}").replace("## Quiz\n", f"## Quiz\n\n{intro}\n"))
+    _rewrite_lesson(fixture_course,
+                    ("explain: Pre-trained on image-text pairs, used zero-shot for many tasks.", f"explain: {long}"),
+                    ("## Quiz\n", f"## Quiz\n\n{intro}\n"))
     app, _said = _app(fixture_course, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         app.open_lesson("01", "quiz")
         await pilot.pause()
         assert await wait_for(pilot, lambda: len(app.screen.query(QuizCard)) == 4)
+        assert await wait_for(pilot, lambda: app.screen._view is not None and app.screen._view.complete)
         card = app.screen.query_one("#quiz-pick-two", QuizCard)
         card.focus()
         await pilot.pause()
         # the card's last line at the bottom of the reader: answering it adds lines (the explanations), and the
         # verdict would be below the fold unless enter scrolls it into view
         scroll = app.screen.query_one("#step-scroll", VerticalScroll)
-        bottom = card.region.bottom - scroll.region.y + int(scroll.scroll_y)
-        scroll.scroll_to(y=bottom - scroll.scrollable_content_region.height, animate=False, immediate=True)
-        await pilot.pause()
-        assert card.region.bottom == scroll.scrollable_content_region.bottom
+        view_bottom = scroll.scrollable_content_region.bottom
+        for _ in range(5):  # until the layout has settled
+            bottom = card.region.bottom - scroll.region.y + int(scroll.scroll_y)
+            scroll.scroll_to(y=bottom - scroll.scrollable_content_region.height, animate=False, immediate=True)
+            await pilot.pause()
+            if card.region.bottom == view_bottom:
+                break
+        assert view_bottom <= card.region.bottom <= view_bottom + 1 and card.region.y > scroll.region.y
         verdict = card.query_one("#q-verdict", Static)
         await pilot.press("1", "2", "enter")
         await pilot.pause()
@@ -387,9 +399,8 @@ async def test_quiz_explanations_wrap_under_their_choice_and_the_verdict_scrolls
 async def test_steps_table_titles_stay_on_one_line_and_it_follows_the_width(fixture_course, tmp_path):
     from textual.widgets import OptionList
 
-    f = next((fixture_course / "lessons").glob("01_*.md"))
-    f.write_text(f.read_text().replace("## Counting parameters {#count}",
-                                       "## Counting the parameters of a very large decoder, layer by layer {#count}"))
+    _rewrite_lesson(fixture_course, ("## Counting parameters {#count}",
+                                     "## Counting the parameters of a very large decoder, layer by layer {#count}"))
     app, _said = _app(fixture_course, tmp_path)
     async with app.run_test(size=(150, 40)) as pilot:
         app.open_lesson("01", "count")
