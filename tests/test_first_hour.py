@@ -50,6 +50,11 @@ def _rewrite_lesson(course_dir, *replacements: tuple[str, str]) -> str:
     return text
 
 
+def _row(widget, y: int) -> str:
+    """Line ``y`` of a Line API widget as drawn (markers included), without trailing blanks."""
+    return "".join(seg.text for seg in widget.render_line(y)).rstrip()
+
+
 async def _focus_cell(app, pilot, step_id: str, cell_id: str) -> CodeCell:
     """Open lesson 01 at ``step_id`` and focus the cell ``cell_id`` -> the cell."""
     app.open_lesson("01", step_id)
@@ -213,8 +218,9 @@ async def test_paths_screen_marks_unwritten_lessons(fixture_course, tmp_path):
 def test_one_step_numbering_the_headings_and_check_warns_about_a_wrong_step_reference(fixture_course):
     from tutor.course import validate_course
 
-    text = _rewrite_lesson(fixture_course, *NUMBERED, ("A *foundation model* is trained once",
-                                                       "As step 2 shows, and step 7 does not, a *foundation model* is trained once"))
+    text = _rewrite_lesson(fixture_course, *NUMBERED, (
+        "A *foundation model* is trained once",
+        "As step 2 shows, and step 7 does not, a *foundation model* is trained once"))
     course = load_course(fixture_course)
     les = course.lesson("01")
     assert les.numbered
@@ -229,7 +235,8 @@ def test_one_step_numbering_the_headings_and_check_warns_about_a_wrong_step_refe
 
 
 def test_unnumbered_lessons_keep_counting_in_order_and_a_step_reference_is_flagged(fixture_course):
-    _rewrite_lesson(fixture_course, ("A *foundation model* is trained once", "In step 3, a *foundation model* is trained once"))
+    _rewrite_lesson(fixture_course,
+                    ("A *foundation model* is trained once", "In step 3, a *foundation model* is trained once"))
     les = load_course(fixture_course).lesson("01")
     assert not les.numbered and les.step_label(1).startswith("Step 2/5 · ")
     assert any("'step 3' points to no step" in p.message for p in les.problems)
@@ -253,32 +260,27 @@ def test_check_warns_about_a_wrong_step_reference_in_quiz_text(fixture_course):
 async def test_a_long_code_line_ends_in_a_marker_and_the_cell_scrolls_sideways(fixture_course, tmp_path):
     app, _said = _app(fixture_course, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        app.open_lesson("01", "what-a-foundation-model-is")
-        await pilot.pause()
-        cell = app.screen.query_one("#cell-sqrt-two", CodeCell)
+        cell = await _focus_cell(app, pilot, "what-a-foundation-model-is", "sqrt-two")
         index = app.screen.index
         cell.set_code("x = 1  # " + "a long comment " * 10 + "END\nshort = 2")
-        cell.focus()
         await pilot.pause()
         from tutor.widgets.code_cell import _CodeView
 
         view = cell.query_one(_CodeView)
 
-        def row(y: int) -> str:
-            return "".join(seg.text for seg in view.render_line(y)).rstrip()
-
-        assert row(0).endswith("→") and "END" not in row(0) and row(1) == "short = 2"
+        assert _row(view, 0).endswith("→") and "END" not in _row(view, 0) and _row(view, 1) == "short = 2"
         assert "→  Scroll" in widget_text(app.screen.query_one(KeyBar))
         for _ in range(12):
             await pilot.press("right")
         await pilot.pause()
-        assert row(0).endswith("END") and row(0).startswith("←") and app.screen.index == index  # no step change
+        assert _row(view, 0).endswith("END") and _row(view, 0).startswith("←")
+        assert app.screen.index == index  # right scrolled the cell: the step did not change
         await pilot.press("left")
         await pilot.pause()
-        assert row(0).endswith("→")
+        assert _row(view, 0).endswith("→")
         cell.set_code("y = 2")  # nothing to scroll: right is the reader's next step again
         await pilot.pause()
-        assert row(0) == "y = 2" and "Scroll" not in widget_text(app.screen.query_one(KeyBar))
+        assert _row(view, 0) == "y = 2" and "Scroll" not in widget_text(app.screen.query_one(KeyBar))
 
 
 async def test_a_wide_diagram_is_not_wrapped_it_scrolls_sideways_with_a_marker(fixture_course, tmp_path):
@@ -293,11 +295,9 @@ async def test_a_wide_diagram_is_not_wrapped_it_scrolls_sideways_with_a_marker(f
         await pilot.pause()
         block = app.screen.query_one(FenceBlock)
 
-        def row(y: int) -> str:
-            return "".join(seg.text for seg in block.render_line(y)).rstrip()
-
         assert block.size.height == 2  # two lines, not wrapped
-        assert row(0).startswith("input -->") and row(0).endswith("→") and row(1) == "  | below"
+        assert _row(block, 0).startswith("input -->") and _row(block, 0).endswith("→")
+        assert _row(block, 1) == "  | below"
         await pilot.press("tab")  # the wide block is a tab stop
         await pilot.pause()
         assert app.focused is block
@@ -305,7 +305,7 @@ async def test_a_wide_diagram_is_not_wrapped_it_scrolls_sideways_with_a_marker(f
         for _ in range(10):
             await pilot.press("right")
         await pilot.pause()
-        assert row(0).startswith("←") and row(0).endswith("--> OUT")
+        assert _row(block, 0).startswith("←") and _row(block, 0).endswith("--> OUT")
         await pilot.press("question_mark")  # help names the focused block and its keys
         await pilot.pause()
         shown = "\n".join(widget_text(s, width=96) for s in app.screen.query("#help-dialog > Static"))
@@ -481,10 +481,7 @@ async def test_a_toast_of_the_paths_screen_does_not_stay_over_the_lesson(fixture
 async def test_a_wide_output_line_ends_in_a_marker_and_the_cells_keys_scroll_it(fixture_course, tmp_path):
     app, _said = _app(fixture_course, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        app.open_lesson("01", "what-a-foundation-model-is")
-        await pilot.pause()
-        cell = app.screen.query_one("#cell-sqrt-two", CodeCell)
-        cell.focus()
+        cell = await _focus_cell(app, pilot, "what-a-foundation-model-is", "sqrt-two")
         cell.output.stream("stdout", "result: " + "0123456789 " * 12 + "END\nshort\n")
         from tutor.widgets.output_view import _TextPart
 
@@ -493,15 +490,12 @@ async def test_a_wide_output_line_ends_in_a_marker_and_the_cells_keys_scroll_it(
         await pilot.pause()
         part = cell.query_one(_TextPart)
 
-        def row(y: int) -> str:
-            return "".join(seg.text for seg in part.render_line(y)).rstrip()
-
-        assert row(0).startswith("result: 0123") and row(0).endswith("→") and row(1) == "short"
+        assert _row(part, 0).startswith("result: 0123") and _row(part, 0).endswith("→") and _row(part, 1) == "short"
         assert "→  Scroll" in widget_text(app.screen.query_one(KeyBar))
         for _ in range(8):
             await pilot.press("right")
         await pilot.pause()
-        assert row(0).startswith("←") and row(0).endswith("END")
+        assert _row(part, 0).startswith("←") and _row(part, 0).endswith("END")
 
 
 async def test_paths_screen_lines_wrap_under_their_indent(fixture_course, tmp_path):
