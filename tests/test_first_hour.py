@@ -95,6 +95,7 @@ async def test_esc_leaves_editing_then_the_lesson_and_an_answer_box_before_the_l
         await pilot.pause()
         assert cell.editing
         assert "Stop editing" in widget_text(app.screen.query_one(KeyBar), width=200)  # the edit keys are shown
+        assert await wait_for(pilot, lambda: "✎ editing" in widget_text(cell.query_one(".cell--header")), timeout=5)
         await pilot.press("escape")  # leaves edit mode only
         assert not cell.editing and isinstance(app.screen, ReaderScreen) and app.focused is cell
         await pilot.press("escape")  # a focused cell, not editing: esc goes back

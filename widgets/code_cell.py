@@ -65,10 +65,14 @@ class _CellTextArea(TextArea):
             return
         await super()._on_key(event)
 
+    def on_mount(self) -> None:
+        if not self.read_only and self.can_focus:  # created by "e": take the keys as soon as it is in the DOM
+            self.focus()
+
     def on_focus(self) -> None:  # "editing" shows once keys go to the editor (focus lands a refresh after "e")
         cell = next((a for a in self.ancestors if isinstance(a, CodeCell)), None)
-        if cell is not None:
-            cell._refresh_header()
+        if cell is not None:  # after this event's handlers: Widget._on_focus (which sets has_focus) runs after ours
+            self.call_later(cell._refresh_header)
 
 
 class _CodeView(WideBlock):
