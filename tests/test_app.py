@@ -186,17 +186,56 @@ async def test_roadmap_draws_phases_branches_and_marks(fixture_course, tmp_path)
         assert boxes["branch-B"].has_class("active") and not boxes["branch-A"].has_class("active")
         text = texts(app.screen.query("Static"), width=78)
         assert "Deep Learning (" in text and "LLM and NLP (" in text  # readable prerequisite names
-        assert "not written yet" in text and "not started" in text  # the legend explains every mark
-        await pilot.press("tab")  # the lessons are focusable: enter opens one (an unwritten one: its outline)
+        assert "Deep_Learning" not in text and "LLM_and_NLP" not in text
+        legend = widget_text(app.screen.query_one(".legend"), width=78)
+        for word in ("done", "in progress", "not started", "not written yet", "on your active path",
+                     "bright border", "title cut", "Path A or Path B", "enter"):  # every mark, and the keys
+            assert word in legend, legend
+        assert all(len(line) <= 78 for line in legend.splitlines())
+        # the titles: whole where they fit, cut with a marker at 80 columns
+        assert "Foundation Model Paradigm" in str(chips["01"].content)
+        await pilot.pause()
+        shown = _chip_line(app, chips["06"])
+        assert shown.startswith("· 06 Pre-training Infrastruct") and shown.endswith("…"), shown  # not written
+        assert _chip_line(app, chips["02"]) == "· 02 Scaling Laws"
+        await pilot.press("tab")  # the lessons are focusable: the arrows move, enter opens one (or its outline)
         await pilot.pause()
         assert isinstance(app.focused, LessonChip)
         first = app.focused.lesson_id
+        await pilot.press("down", "up", "right")
+        await pilot.pause()
+        assert isinstance(app.focused, LessonChip) and app.focused.lesson_id != first
+        second = app.focused.lesson_id
+        await pilot.press("question_mark")  # help over a lesson lists its keys
+        await pilot.pause()
+        shown = texts(app.screen.query("Static"), width=78)
+        assert "Focused: Lesson" in shown and "Next lesson" in shown and "Open" in shown
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, RoadmapScreen) and app.focused.lesson_id == second
         await pilot.press("enter")
         await pilot.pause()
         from tutor.ui.screens.outline import OutlineScreen
 
-        assert (isinstance(app.screen, ReaderScreen) and app.screen.lesson.id == first) or (
-            isinstance(app.screen, OutlineScreen) and app.screen.outline.lesson_id == first)
+        assert (isinstance(app.screen, ReaderScreen) and app.screen.lesson.id == second) or (
+            isinstance(app.screen, OutlineScreen) and app.screen.outline.lesson_id == second)
+
+
+async def test_roadmap_shows_whole_titles_at_120_columns(fixture_course, tmp_path):
+    app = make_app(fixture_course, tmp_path / "p.db")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("m")
+        await pilot.pause()
+        assert isinstance(app.screen, RoadmapScreen)
+        course = app.course
+        for chip in app.screen.query(LessonChip):
+            line = _chip_line(app, chip)
+            assert line.endswith(course.entries[chip.lesson_id].title) and "…" not in line, line
+
+
+def _chip_line(app, chip) -> str:
+    """The chip's row as it is drawn (the ellipsis included where the title is cut)."""
+    return chip.render_lines(chip.region.reset_offset)[0].text.strip()
 
 
 async def test_paths_screen_progress_and_custom_path(fixture_course, tmp_path):

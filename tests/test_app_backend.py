@@ -14,7 +14,7 @@ from tutor.core import procs
 from tutor.progress import ProgressStore
 from tutor.ui.app import TutorApp
 from tutor.course import load_course
-from tutor.ui.screens.doctor import DoctorScreen
+from tutor.ui.screens.doctor import DoctorRow, DoctorScreen
 
 from .helpers import wait_for as _wait
 from .kernel.test_detach import wait_for
@@ -38,18 +38,40 @@ async def test_model_server_state_in_key_bar(fixture_course, tmp_path, monkeypat
 
 
 @pytest.mark.timeout(240)
-async def test_doctor_screen(fixture_course, tmp_path):
+async def test_doctor_screen(fixture_course, tmp_path, monkeypatch):
+    monkeypatch.delenv("FM_TUTOR_MODEL", raising=False)
     app = TutorApp(course=load_course(fixture_course), store=ProgressStore(tmp_path / "p.db"))
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with app.run_test(size=(80, 40)) as pilot:
         await pilot.press("D")
         assert isinstance(app.screen, DoctorScreen)
-        rep = app.screen.query_one("#doctor-report")
-        assert await _wait(pilot, lambda: "fm-tiny card" in widget_text(rep), 200), widget_text(rep)
-        text = widget_text(rep)
-        assert "Recommended" in text or "GPU memory" in text
-        assert "1,311,872 parameters" in text
-        # one verdict, and the model's source is the learner's configuration, not the variables the app exports
-        assert text.count("All is well") <= 1 and "[env FM_TUTOR_MODEL]" not in text
+        scr = app.screen
+        # the checks stream in: the quick ones are on the screen while fm-tiny still loads
+        assert await _wait(pilot, lambda: "Python 3" in scr.report_text(), 60), scr.report_text()
+        status = widget_text(scr.query_one("#doctor-status"))
+        assert "Checking..." in status or "Checked in" in status
+        assert await _wait(pilot, lambda: "fm-tiny loads" in scr.report_text(), 200), scr.report_text()
+        assert await _wait(pilot, lambda: "Checked in" in widget_text(scr.query_one("#doctor-status")), 60)
+        text = scr.report_text()
+        assert "GPU memory" in text and "1,311,872 parameters" in text and "Log file" in text
+        # one verdict, and the model's source is the learner's configuration (as the CLI says), not the variables
+        # the app exports for its kernels
+        assert text.count("All is well") == 1 and "[env FM_TUTOR_MODEL]" not in text
+        assert "model = fm-tiny [default]" in text
+        # a long check wraps under its text, never back to column 0
+        await pilot.pause()
+        row = next(r for r in scr.query(DoctorRow) if len(r.text) > 75)
+        assert row.region.height >= 2 and row.query_one(".text").region.x == row.region.x + 9
+        await pilot.press("g")  # check again: the rows go and stream in anew
+        await pilot.pause()
+        assert "Checking..." in widget_text(scr.query_one("#doctor-status"))
+        await pilot.press("escape")  # left while its checks still run in their thread: they report to no one
+        await pilot.pause()
+        await pilot.press("D")
+        await pilot.pause()
+        again = app.screen
+        assert isinstance(again, DoctorScreen) and again is not scr
+        assert await _wait(pilot, lambda: "Checked in" in widget_text(again.query_one("#doctor-status")), 200)
+        assert again.report_text().count("All is well") == 1 and again.report_text().count("Versions") == 1
 
 
 def _tmux(sock: str, *args: str) -> subprocess.CompletedProcess:

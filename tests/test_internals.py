@@ -1,5 +1,6 @@
-"""The private Textual and jupyter_client attributes fm-tutor relies on (tutor.core.internals) still exist in the
-installed versions: a failure here names the one that went away, before anything subtler breaks."""
+"""The private Textual and jupyter_client attributes and the transformers serve internals fm-tutor relies on
+(tutor.core.internals) still exist in the installed versions: a failure here names the one that went away, before
+anything subtler breaks."""
 from __future__ import annotations
 
 import importlib
@@ -42,3 +43,16 @@ def test_the_helpers_work_on_real_objects():
     assert internals.kernel_process(km) is None  # not started: no provisioner yet
     internals.keep_connection_file(km)
     assert km._connection_file_written is False
+
+
+def test_transformers_serve_still_serves_its_app_through_uvicorn_config():
+    """tutor.backend.hfserve guards `transformers serve` by wrapping the app handed to uvicorn.Config: if transformers
+    built its server another way, the guard would be bypassed (the real-server test would then fail too)."""
+    cfg, main, serve = (getattr(importlib.import_module(m), a) for m, a in
+                        (internals.UVICORN_CONFIG, internals.TRANSFORMERS_CLI_MAIN, internals.SERVE_INIT))
+    assert callable(main)
+    assert list(inspect.signature(cfg.__init__).parameters)[:2] == ["self", "app"], (
+        "uvicorn.Config's first parameter is no longer the app: update tutor.backend.hfserve.install_guard")
+    src = inspect.getsource(serve.__init__)
+    assert "uvicorn.Config(app" in src or "uvicorn.run(app" in src, (
+        "transformers serve no longer hands its app to uvicorn.Config: update tutor.backend.hfserve")

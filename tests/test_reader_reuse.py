@@ -49,8 +49,12 @@ async def test_reader_is_prebuilt_off_screen_and_reused_across_lessons(tmp_path)
         app.open_lesson("02", course.lesson("02").steps[1].id)
         assert await wait_for(pilot, lambda: reader.paints >= 2)
         assert app.screen is reader and reader.lesson.id == "02" and reader.index == 1
-        views = reader.query(StepView)
-        assert len(views) == 1 and views.first().step.id == course.lesson("02").steps[1].id
+        # one step on screen; besides it at most the next step, prepared hidden (no unbounded widget growth)
+        shown = [v for v in reader.query(StepView) if v.display]
+        assert len(shown) == 1 and shown[0].step.id == course.lesson("02").steps[1].id
+        assert all(v is shown[0] or (not v.display and v.step.id == course.lesson("02").steps[2].id)
+                   for v in reader.query(StepView))
+        assert len(reader.query(StepView)) <= 2
         assert await wait_for(pilot, lambda: toc.option_count == len(course.lesson("02").steps))
         assert "02 " in widget_text(reader.query_one("#topbar", Static))
         app.store.flush()
@@ -69,6 +73,37 @@ async def test_opening_a_lesson_from_a_screen_above_the_reader(tmp_path):
         app.open_lesson("02")
         assert await wait_for(pilot, lambda: app.screen is reader and reader.lesson.id == "02")
         assert app.screen_stack.count(reader) == 1
+
+
+async def test_the_next_step_is_prepared_hidden_and_n_swaps_it_in(tmp_path):
+    """While a step is read, the next one is composed (and its text rendered) hidden under it; `n` shows that view
+    instead of building one. At any time: one step on screen, at most one prepared, nothing else left behind."""
+    course = load_course()
+    lesson = course.lesson("02")
+    app = TutorApp(course=course, store=ProgressStore(tmp_path / "p.db"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        reader = await _prebuilt(app, pilot)
+        app.open_lesson("02", lesson.steps[0].id)
+        assert await wait_for(pilot, lambda: reader.paints >= 1 and reader.next_prepared())
+        for i in range(1, 4):
+            prepared = [v for v in reader.query(StepView) if not v.display]
+            assert len(prepared) == 1 and prepared[0].step.id == lesson.steps[i].id
+            assert not any(w.has_focus for w in prepared[0].query("*"))
+            before = reader.paints
+            await pilot.press("n")
+            assert await wait_for(pilot, lambda: reader.paints > before)
+            shown = [v for v in reader.query(StepView) if v.display]
+            assert shown == [prepared[0]]  # the prepared view itself, now on screen
+            assert reader.index == i and widget_text(shown[0].query_one(".step-title", Static)).strip() == lesson.step_label(i)
+            assert await wait_for(pilot, lambda: reader.next_prepared() and len(reader.query(StepView)) == 2)
+        # p (or a step chosen in the table) is built as before; the prepared view goes with the old one
+        await pilot.press("p")
+        assert await wait_for(pilot, lambda: reader.index == 2 and reader.next_prepared()
+                              and len(reader.query(StepView)) == 2)
+        shown = [v for v in reader.query(StepView) if v.display]
+        assert len(shown) == 1 and shown[0].step.id == lesson.steps[2].id
+        app.store.flush()
+        assert set(app.store.lesson_state("02").steps_seen) >= {s.id for s in lesson.steps[:4]}
 
 
 LONG = """---

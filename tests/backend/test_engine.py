@@ -1,5 +1,5 @@
-"""Engine selection with injected probes, the vLLM command line, GPU locks, and the manager's vLLM path driven
-through a stand-in `vllm serve` (the real vLLM needs CUDA and is not installed on CPU machines)."""
+"""Engine selection with injected probes, the vLLM command line (GPU and CPU builds), GPU locks, and the manager's
+vLLM path on a GPU driven through a stand-in for vLLM's CUDA server (the real CPU build: tests/backend/test_vllm*.py)."""
 from __future__ import annotations
 
 import json
@@ -12,7 +12,7 @@ import pytest
 
 from tutor.backend import engines
 from tutor.backend import supervisor as srvmod
-from tutor.core.config import load_config, resolve_model
+from tutor.core.config import ResolvedModel, load_config, resolve_model
 from tutor.backend.gpu import GpuInfo, GpuLock
 from tutor.backend.supervisor import ModelServer
 from tutor.backend.endpoint import ServerError, State
@@ -36,10 +36,14 @@ def test_auto_picks_vllm_only_with_cuda_and_vllm(gpus, vllm, expected):
 
 def test_explicit_engines():
     assert select_engine("transformers", cuda_probe=lambda: GPU, vllm_probe=lambda: True)[0] == "transformers"
-    with pytest.raises(ServerError, match="no CUDA GPU"):
-        select_engine("vllm", cuda_probe=list, vllm_probe=lambda: True)
-    with pytest.raises(ServerError, match=r"\[gpu\] extra"):
+    engine, why = select_engine("vllm", cuda_probe=list, vllm_probe=lambda: True)  # vLLM's CPU build
+    assert engine == "vllm" and "CPU build" in why
+    with pytest.raises(ServerError, match=r"fm-tutor\[gpu\]"):
         select_engine("vllm", cuda_probe=lambda: GPU, vllm_probe=lambda: False)
+    with pytest.raises(ServerError, match="scripts/vllm-cpu-env.sh"):
+        select_engine("vllm", cuda_probe=list, vllm_probe=lambda: False)
+    with pytest.raises(ServerError, match="unknown engine"):
+        select_engine("tgi", cuda_probe=list, vllm_probe=lambda: False)
 
 
 def test_this_machine_real_probes_pick_transformers():
@@ -54,20 +58,34 @@ def test_vllm_command_line(tmp_path, fm_tiny):
                                      'tensor_parallel_size = 2\nenforce_eager = true\n'
                                      '[gpu.lora_modules]\ntutor = "/a/tutor"\n')
     cfg = load_config(tmp_path / "c.toml", env={})
-    cmd = build_command("vllm", resolve_model("fm-tiny"), host="127.0.0.1", port=8123, api_key="k", cfg=cfg,
+    cmd = build_command("vllm", resolve_model("fm-tiny"), host="127.0.0.1", port=8123, cfg=cfg,
                         served_name="fm-tiny", gpus=GPU)
     s = " ".join(cmd)
-    assert f"serve {fm_tiny}" in s and "--served-model-name fm-tiny" in s and "--api-key k" in s
+    assert cmd[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]  # not the `vllm` script: vllm-cpu breaks it
+    assert f"--model {fm_tiny}" in s and "--served-model-name fm-tiny" in s
+    assert "--api-key" not in s  # the key travels in the engine's environment (VLLM_API_KEY), never on argv
     assert "--host 127.0.0.1 --port 8123" in s and "--gpu-memory-utilization 0.4" in s
-    assert "--max-model-len 1024" in s and "--tensor-parallel-size 2" in s and "--enforce-eager" in s
-    assert "--enable-lora --lora-modules tutor=/a/tutor" in s
-    tcmd = " ".join(build_command("transformers", resolve_model("fm-tiny"), host="127.0.0.1", port=1, api_key="k",
+    # gpu.max_model_len 1024 is capped at fm-tiny's 512 positions (vLLM refuses a longer one)
+    assert "--max-model-len 512" in s and "--tensor-parallel-size 2" in s and "--enforce-eager" in s
+    assert "--enable-lora --lora-modules tutor=/a/tutor" in s and "--dtype" not in s
+    assert engines.engine_env("vllm", resolve_model("fm-tiny"), cfg, GPU) == {"VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True"}
+    # the same builder without GPUs: vLLM's CPU build, a CPU dtype, no GPU flags, the KV cache in the environment
+    cpu = build_command("vllm", resolve_model("fm-tiny"), host="127.0.0.1", port=8123, cfg=cfg,
+                        served_name="fm-tiny", gpus=[])
+    c = " ".join(cpu)
+    assert cpu[:15] == cmd[:15] and "--dtype float32" in c
+    assert not any(f in c for f in ("--gpu-memory-utilization", "--tensor-parallel-size", "--enforce-eager"))
+    assert engines.engine_env("vllm", resolve_model("fm-tiny"), cfg, []) == {
+        "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True", "VLLM_CPU_KVCACHE_SPACE": "1"}
+    tcmd = " ".join(build_command("transformers", resolve_model("fm-tiny"), host="127.0.0.1", port=1,
                                   cfg=cfg, served_name="x", gpus=[]))
     assert "serve" in tcmd and "--device cpu" in tcmd and "--host 127.0.0.1 --port 1" in tcmd
+    # transformers serve through the launcher that enforces the key; the key travels in its environment, not argv
+    assert "-m tutor.backend.hfserve serve " in tcmd and "k" not in tcmd.split()
     assert tcmd.endswith("--continuous-batching")
     cfg = load_config(tmp_path / "c.toml", env={"FM_TUTOR_CONTINUOUS_BATCHING": "0"})
     assert "--continuous-batching" not in build_command("transformers", resolve_model("fm-tiny"), host="h", port=1,
-                                                        api_key="k", cfg=cfg, served_name="x", gpus=[])
+                                                        cfg=cfg, served_name="x", gpus=[])
 
 
 def test_gpu_lock_is_exclusive(tmp_path):
@@ -85,6 +103,38 @@ def test_gpu_lock_is_exclusive(tmp_path):
     a.release()
     b.acquire(timeout=1)
     b.release()
+
+
+def test_vllm_cpu_kv_cache_and_lora_rank_are_sized(tmp_path, fm_tiny, monkeypatch):
+    """VLLM_CPU_KVCACHE_SPACE (GiB) follows the model, context and batch (vLLM's own default is 4 GiB); a LoRA
+    adapter of rank above vLLM's default 16 raises --max-lora-rank to the next value vLLM accepts; FM_TUTOR_VLLM_BIN
+    may name another venv's python or its `vllm` script (the python beside it then runs the server module)."""
+    big = ResolvedModel("big", tmp_path / "big", "dir")
+    big.path.mkdir()
+    (big.path / "config.json").write_text(json.dumps({"num_attention_heads": 32, "hidden_size": 4096, "dtype":
+                                                      "bfloat16", "num_hidden_layers": 32, "num_key_value_heads": 8,
+                                                      "max_position_embeddings": 8192}))
+    cfg = load_config(tmp_path / "none.toml", env={"FM_TUTOR_MAX_MODEL_LEN": "4096", "FM_TUTOR_MAX_BATCH": "8"})
+    # 2 x 32 layers x 8 heads x 128 x 2 bytes = 128 KB a token; 4096 x 8 tokens = 4 GiB
+    assert engines.engine_env("vllm", big, cfg, []) == {"VLLM_CPU_KVCACHE_SPACE": "4"}
+    assert "--dtype bfloat16" in " ".join(build_command("vllm", big, host="h", port=1, cfg=cfg,
+                                                        served_name="x"))
+    assert engines.engine_env("transformers", big, cfg, []) == {}
+    ad = tmp_path / "ad"
+    ad.mkdir()
+    (ad / "adapter_config.json").write_text(json.dumps({"r": 24}))
+    lcfg = load_config(tmp_path / "none.toml", env={"FM_TUTOR_LORA_MODULES": f"a={ad}"})
+    s = " ".join(build_command("vllm", big, host="h", port=1, cfg=lcfg, served_name="x"))
+    assert f"--enable-lora --max-lora-rank 32 --lora-modules a={ad}" in s
+    venv = tmp_path / "venv" / "bin"
+    venv.mkdir(parents=True)
+    for name in ("python", "vllm"):
+        (venv / name).write_text("#!/bin/sh\n")
+        (venv / name).chmod(0o755)
+    monkeypatch.setenv("FM_TUTOR_VLLM_BIN", str(venv / "vllm"))
+    assert engines.vllm_importable() and engines.vllm_executable()[0] == str(venv / "python")
+    monkeypatch.setenv("FM_TUTOR_VLLM_BIN", str(venv / "python"))
+    assert engines.vllm_executable() == [str(venv / "python"), "-m", "vllm.entrypoints.openai.api_server"]
 
 
 @pytest.fixture
@@ -145,19 +195,19 @@ def test_kv_cache_is_sized_for_model_context_and_batch(tmp_path, fm_tiny):
     # gpu.max_model_len 2048 capped at fm-tiny's 512; 32 requests x 512 tokens / 256-token blocks
     assert (plan.context, plan.batch, plan.num_blocks, plan.batch_tokens) == (512, 32, 64, 512)
     assert plan.kv_bytes == 2 * 4 * 2 * 32 * 4 * 64 * 256  # K and V, 4 layers, 2 KV heads of 32, fp32 = 32 MB
-    cmd = build_command("transformers", resolve_model("fm-tiny"), host="h", port=1, api_key="k", cfg=cfg,
+    cmd = build_command("transformers", resolve_model("fm-tiny"), host="h", port=1, cfg=cfg,
                         served_name="x")
     s = " ".join(cmd)
     assert "--cb-num-blocks 64 --cb-max-batch-tokens 512" in s and "--cb-max-memory-percent" not in s
     small = load_config(tmp_path / "none.toml", env={"FM_TUTOR_MAX_BATCH": "4", "FM_TUTOR_MAX_MODEL_LEN": "300"})
-    s = " ".join(build_command("transformers", resolve_model("fm-tiny"), host="h", port=1, api_key="k", cfg=small,
+    s = " ".join(build_command("transformers", resolve_model("fm-tiny"), host="h", port=1, cfg=small,
                                served_name="x"))
     assert "--cb-num-blocks 5 --cb-max-batch-tokens 512" in s  # ceil(300 * 4 / 256)
-    on_gpu = " ".join(build_command("transformers", resolve_model("fm-tiny"), host="h", port=1, api_key="k",
+    on_gpu = " ".join(build_command("transformers", resolve_model("fm-tiny"), host="h", port=1,
                                     cfg=cfg, served_name="x", gpus=GPU))
     assert "--cb-num-blocks 64" in on_gpu and "--cb-max-memory-percent 0.85" in on_gpu
     assert "--max-num-seqs 32" in " ".join(build_command("vllm", resolve_model("fm-tiny"), host="h", port=1,
-                                                         api_key="k", cfg=cfg, served_name="x", gpus=GPU))
+                                                         cfg=cfg, served_name="x", gpus=GPU))
 
 
 def test_kv_plan_without_a_config_json_and_bad_max_batch(tmp_path):
@@ -199,3 +249,22 @@ def test_bench_model_finds_its_script_in_the_source_tree(capsys):
     assert bench_script("bench_model.py") == Path(__file__).resolve().parents[1] / "benchmarks" / "bench_model.py"
     assert bench_script("bench_progress.py") is not None
     assert bench_script("no_such_bench.py") is None and "benchmark script not found" in capsys.readouterr().out
+
+
+def test_serve_adapter_says_what_it_cannot_do(tmp_path, monkeypatch):
+    """tutor.runtime.serve_adapter: a dir without adapter_config.json, or a server whose engine loads no adapters at
+    run time (transformers serve), is a clear error naming what to do; nothing is sent (vLLM's own answers are tested
+    against the real engine in tests/backend/test_vllm.py)."""
+    from tutor import runtime
+
+    with pytest.raises(runtime.AdapterError, match="adapter_config.json missing"):
+        runtime.serve_adapter(tmp_path)
+    (tmp_path / "adapter_config.json").write_text("{}")
+    for k, v in {"FM_TUTOR_BASE_URL": "http://127.0.0.1:9/v1", "FM_TUTOR_API_KEY": "k", "FM_TUTOR_MODEL": "fm-tiny",
+                 "FM_TUTOR_ENGINE_SERVING": "transformers"}.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(runtime.AdapterError, match=r"transformers engine loads no adapters.*load_adapter\(model"):
+        runtime.serve_adapter(tmp_path)
+    monkeypatch.setenv("FM_TUTOR_ENGINE_SERVING", "vllm")  # nothing listens on port 9
+    with pytest.raises(runtime.AdapterError, match="could not reach the model server"):
+        runtime.serve_adapter(tmp_path)

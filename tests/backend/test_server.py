@@ -108,6 +108,75 @@ def test_completion_and_chat_in_a_real_kernel(served, kernel_name):
     assert r["torch_loaded"] is False  # the client path needs no torch in the kernel
 
 
+def _http(url: str, key: str | None = None, body: dict | None = None, method: str | None = None,
+          auth: str | None = None) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    if key is not None or auth is not None:
+        headers["Authorization"] = auth if auth is not None else f"Bearer {key}"
+    req = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(), headers=headers,
+                                 method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+@pytest.mark.timeout(240)
+def test_only_requests_with_the_key_are_served(served):
+    """transformers serve has no key option; the launcher (tutor.backend.hfserve) refuses every request without the
+    endpoint's bearer key, or with a wrong one (401), on every route, so another local user of the box can neither
+    generate, list the model (its path), load another model nor reset it; /health answers without the key and says
+    nothing but ok; the key is not on the server's command line (ps shows that to every user)."""
+    from openai import AuthenticationError, OpenAI
+
+    srv, ep, _, _ = served
+    if srv.state != State.READY:
+        srv.wait_ready(150)
+        ep = srv.endpoint
+    root = ep.base_url[: -len("/v1")]
+    completion = {"model": ep.model, "prompt": "Lesson", "max_tokens": 2}
+    chat = {"model": ep.model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+    routes = [("/v1/models", None, None), ("/v1/completions", completion, None), ("/v1/chat/completions", chat, None),
+              ("/v1/responses", {"model": ep.model, "input": "hi"}, None), ("/load_model", {"model": "gpt2"}, None),
+              ("/reset", {}, None), ("/openapi.json", None, None), ("/docs", None, None), ("/health", None, "POST"),
+              ("/v1/models", None, "OPTIONS")]
+    wrong_keys = [None, "fmt-" + "0" * 32, ep.api_key[:-1], ep.api_key + "x"]
+    for path, body, method in routes:
+        for key in wrong_keys:
+            status, text = _http(root + path, key, body, method)
+            assert status == 401, (path, key, status, text[:200])
+            assert ep.model.encode() not in text and b"invalid_api_key" in text
+    for auth in (ep.api_key, f"Basic {ep.api_key}", f"Bearer  {ep.api_key}", f"Bearer {ep.api_key.upper()}"):
+        assert _http(root + "/v1/models", auth=auth)[0] == 401, auth
+    status, text = _http(root + "/health")
+    assert status == 200 and json.loads(text) == {"status": "ok"}
+    with pytest.raises(AuthenticationError):
+        OpenAI(base_url=ep.base_url, api_key="fmt-wrong", max_retries=0).models.list()
+    status, text = _http(root + "/v1/models", ep.api_key)
+    assert status == 200 and ep.model in [m["id"] for m in json.loads(text)["data"]]
+    status, text = _http(root + "/v1/completions", ep.api_key, completion)
+    assert status == 200 and isinstance(json.loads(text)["choices"][0]["text"], str)
+    argv = Path(f"/proc/{srv.pid}/cmdline").read_bytes().split(b"\0")
+    assert b"tutor.backend.hfserve" in argv and not any(ep.api_key.encode() in a for a in argv)
+
+
+def test_the_launcher_refuses_to_serve_without_a_key(tmp_path, fm_tiny):
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "FM_TUTOR_API_KEY"}
+    for key in (None, "", "short"):
+        e = env if key is None else {**env, "FM_TUTOR_API_KEY": key}
+        out = subprocess.run([sys.executable, "-m", "tutor.backend.hfserve", "serve", str(fm_tiny), "--port", "9"],
+                             capture_output=True, text=True, env=e, cwd=tmp_path, timeout=60)
+        assert out.returncode == 2 and "refusing to serve without an API key" in out.stderr, out.stderr[-500:]
+        assert "Uvicorn running" not in out.stdout + out.stderr
+
+
 @pytest.mark.timeout(240)
 def test_killed_server_is_noticed_and_restarted(served):
     srv, ep, states, _ = served

@@ -1,6 +1,7 @@
 """Detached kernels: they survive the app (detach_all, SIGHUP), the next pool reattaches, idle ones are culled."""
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -212,7 +213,9 @@ def test_cli_lists_and_stops(base):
     r = fm("kernels", "--runtime-dir", d)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].split() == ["lesson", "pid", "age", "idle"]
+    assert lines[0].split() == ["lesson", "pid", "age", "idle", "stops"]
+    # when each will be stopped: FM_TUTOR_DETACH_IDLE is 0 in tests, so nothing culls them: `kernels stop` does
+    assert all(ln.split()[4:] == ["kernels", "stop"] for ln in lines[1:3]), lines
     assert [ln.split()[:2] for ln in lines[1:]] == [["07", str(pids[0])], ["08", str(pids[1])]]
     r = fm("kernels", "stop", "7", "--runtime-dir", d)
     assert r.returncode == 0, r.stderr
@@ -223,3 +226,45 @@ def test_cli_lists_and_stops(base):
     assert not procs.pid_alive(pids[1])
     assert fm("kernels", "--runtime-dir", d).stdout.strip() == "no detached kernels"
     assert json.loads((Path(d) / "detached.json").read_text()) == {}
+
+
+@pytest.mark.timeout(60)
+def test_kernels_says_what_is_true_of_each_entry(tmp_path):
+    """A 10-minute-old spare whose app is gone is stopped as such (not as 'detached longer than detach_idle');
+    a lesson's kernel detached an hour ago is stopped with its age and how long it was detached; one detached
+    5 minutes ago is listed with when it will be stopped."""
+    d = tmp_path / "k"
+    d.mkdir()
+    now = time.time()
+    started = []
+    try:
+        entries = {}
+        for key, age, away in (("_spare-999999", 600, None), ("03", 7200, 3600), ("04", 900, 300)):
+            cf = str(tmp_path / f"kernel-{key}.json")
+            p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", cf], start_new_session=True)
+            started.append(p)
+            entries[key] = {"connection_file": cf, "pid": p.pid, "started_at": now - age,
+                            "detached_at": None if away is None else now - away, "pool_dir": None,
+                            "owner": 999999 if away is None else None}
+        assert wait_for(lambda: all(procs.pid_alive(p.pid, e["connection_file"])
+                                    for p, e in zip(started, entries.values())))
+        with reg.locked(d) as (cur, save):
+            save(entries)
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "FM_TUTOR_DETACH_IDLE": "1800"}
+        r = subprocess.run([sys.executable, "-m", "tutor", "kernels", "--runtime-dir", str(d)], capture_output=True,
+                           text=True, env=env, timeout=60)
+        assert r.returncode == 0, r.stderr
+        out = r.stdout
+        spare = next(ln for ln in out.splitlines() if "spare" in ln)
+        assert re.match(rf"stopped a spare kernel \(pid {started[0].pid}, started 10m0\ds ago\)", spare), out
+        assert "detach_idle" not in spare and "has exited" in spare
+        assert (f"stopped lesson 03's kernel (pid {started[1].pid}, started 2h00m ago): detached 1h00m ago, longer "
+                "than kernel.detach_idle (30m00s)") in out
+        row = next(ln for ln in out.splitlines() if ln.startswith("04 "))
+        assert re.fullmatch(r"15m0\ds 5m0\ds in 2[45]m\d\ds", " ".join(row.split()[2:])), row
+        assert wait_for(lambda: not procs.pid_alive(started[0].pid) and not procs.pid_alive(started[1].pid))
+        assert procs.pid_alive(started[2].pid) and list(reg.read(d)) == ["04"]
+    finally:
+        for p in started:
+            p.kill()
+            p.wait()

@@ -93,12 +93,7 @@ def claim(run_dir: Path, entry: dict) -> bool:
 
 def release(run_dir: Path, pid: int | None) -> None:
     """Forget the entry if it is the server ``pid`` (it is being stopped, or it died)."""
-    if pid is None or not (Path(run_dir) / REGISTRY).exists():
-        return
-    with _locked(run_dir) as (entries, save):
-        if (entries.get(KEY) or {}).get("pid") == pid:
-            del entries[KEY]
-            save(entries)
+    _registry.release(run_dir, REGISTRY, LOCK, KEY, pid)
 
 
 def detach(run_dir: Path, pid: int) -> float | None:

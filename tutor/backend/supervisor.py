@@ -13,8 +13,10 @@ model and settings adopts it (``reattached`` says so) instead of starting anothe
 State callbacks are plain callables taking a `ServerStatus`; they run on the manager's monitor thread (the TUI
 marshals them onto its own loop).
 
-Note: `transformers serve` (5.x) has no API-key option, so the key is handed to clients but only vLLM enforces
-it; both engines listen on 127.0.0.1 only.
+Both engines listen on 127.0.0.1 and refuse requests without the endpoint's API key, handed over in the engine's
+environment (never on its command line, which every local user can read): vLLM reads VLLM_API_KEY, and
+`transformers serve` (which has no key option) through fm-tutor's launcher :mod:`tutor.backend.hfserve`, which reads
+the key from FM_TUTOR_API_KEY in its environment. Only GET /health answers without the key.
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ from tutor.backend.endpoint import (
     ServerStatus,
     State,
 )
-from tutor.backend.engines import build_command, select_engine, vllm_importable
+from tutor.backend.engines import build_command, engine_env, select_engine, vllm_importable
 from tutor.backend.gpu import GpuInfo, GpuLock, nvidia_smi_gpus
 from tutor.core.config import Config, ModelNotFound, ResolvedModel, load_config, resolve_model, runtime_dir
 from tutor.core.procs import AdoptedProcess, free_port, load_libc, preexec_die_with_parent, tree_rss
@@ -124,6 +126,7 @@ class ModelServer:
         self.engine: str | None = None
         self.engine_reason: str = ""
         self._argv: list[str] = []
+        self._engine_env: dict[str, str] = {}  # the engine's own variables (vLLM's CPU KV cache size, ...)
         self._atexit = False
 
     # ---- status
@@ -217,6 +220,7 @@ class ModelServer:
         n = self.config.gpu.tensor_parallel_size if self.engine == "vllm" else 1
         self._gpu_indices = [g.index for g in gpus[:n]] if gpus else []
         served = self.model_name if self.engine == "vllm" else str(model.path)
+        self._engine_env = engine_env(self.engine, model, self.config, gpus)  # also for a restart of an adopted one
         if not self._atexit:
             atexit.register(self.stop)
             self._atexit = True
@@ -238,8 +242,8 @@ class ModelServer:
                 raise
         port = free_port()
         api_key = "fmt-" + secrets.token_hex(16)
-        self._argv = build_command(self.engine, model, host="127.0.0.1", port=port, api_key=api_key,
-                                   cfg=self.config, served_name=served, gpus=gpus) + self.extra_args
+        self._argv = build_command(self.engine, model, host="127.0.0.1", port=port, cfg=self.config,
+                                   served_name=served, gpus=gpus) + self.extra_args
         self.endpoint = Endpoint(f"http://127.0.0.1:{port}/v1", api_key, served, self.engine,
                                  log_path=str(self.log_path))
         try:
@@ -264,7 +268,7 @@ class ModelServer:
             if e.get("engine") != self.engine or e.get("model") != self.model_name or e.get("served") != served:
                 return False
             try:
-                argv = build_command(self.engine, model, host="127.0.0.1", port=int(e["port"]), api_key=e["api_key"],
+                argv = build_command(self.engine, model, host="127.0.0.1", port=int(e["port"]),
                                      cfg=self.config, served_name=served, gpus=gpus) + self.extra_args
             except (KeyError, TypeError, ValueError, ServerError):
                 return False
@@ -336,9 +340,15 @@ class ModelServer:
         env = dict(os.environ)
         env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
                     "HF_HUB_DISABLE_TELEMETRY": "1", "TOKENIZERS_PARALLELISM": "false",
-                    "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"})
-        for k in (ENV_BASE_URL, ENV_API_KEY, ENV_ENGINE):
+                    "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", **self._engine_env})
+        for k in (ENV_BASE_URL, ENV_ENGINE):
             env.pop(k, None)
+        assert self.endpoint is not None
+        # the key every request must carry, in the environment (readable only by its owner), never on the command
+        # line: transformers serve's launcher (tutor.backend.hfserve) enforces FM_TUTOR_API_KEY, vLLM VLLM_API_KEY
+        env[ENV_API_KEY] = self.endpoint.api_key
+        if self.engine == "vllm":
+            env["VLLM_API_KEY"] = self.endpoint.api_key
         if self._gpu_indices and self._gpu_lock is None:  # a restart after the adopted server died
             lock = GpuLock(self._gpu_indices, self.run_dir)
             lock.acquire(timeout=self.startup_timeout or 60.0)  # ServerError: another engine took the GPU

@@ -86,13 +86,12 @@ def run(args: argparse.Namespace) -> int | None:
         from tutor.backend import doctor
 
         content = args.ctx.content if hasattr(args, "ctx") else None
-        rep = doctor.diagnose(content, load_model_check=not args.no_load)
-        if args.json:
-            from dataclasses import asdict
+        if not args.json:  # each line as its check completes, wrapped under its text in a terminal
+            return doctor.main(content, load_model_check=not args.no_load)
+        from dataclasses import asdict
 
-            print(json.dumps(asdict(rep), indent=2, default=str))
-        else:
-            print(doctor.format_report(rep))
+        rep = doctor.diagnose(content, load_model_check=not args.no_load)
+        print(json.dumps(asdict(rep), indent=2, default=str))
         return rep.exit_code
     return None
 
@@ -128,7 +127,8 @@ def model_info() -> int:
 
 
 def bench_model(runs: int = 3) -> int:
-    """Served tokens/s vs raw model.generate, measured in the same run (tests/benchmarks/bench_model.py)."""
+    """Raw model.generate vs transformers serve vs vLLM (when importable), tok/s at batch 1, 8, 32, RSS and time to
+    ready, measured in the same run (tests/benchmarks/bench_model.py)."""
     from tutor.cli.bench import bench_script
 
     script = bench_script("bench_model.py")

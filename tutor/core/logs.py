@@ -7,6 +7,9 @@
 The file is ``platformdirs.user_state_dir("fm-tutor")/fm-tutor.log`` (or FM_TUTOR_LOG_FILE), 1 MB x 3 files;
 ``fm-tutor doctor`` prints where it is. Handlers that swallow an error on purpose log it at debug level at least, so
 ``--log-level debug`` shows everything that was caught.
+
+A frozen screen can be looked into from outside: ``kill -USR1 PID`` appends the stack of every thread of that
+fm-tutor to ``fm-tutor-stacks.txt`` beside the log (:func:`stacks_path`; the process carries on).
 """
 from __future__ import annotations
 
@@ -28,6 +31,26 @@ def log_path() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_state_dir("fm-tutor")) / "fm-tutor.log"
+
+
+def stacks_path(log: Path | None = None) -> Path:
+    """Where ``kill -USR1`` writes the threads' stacks: beside the log file."""
+    return (log or log_path()).with_name("fm-tutor-stacks.txt")
+
+
+def _dump_stacks_on_usr1(log: Path) -> None:
+    import faulthandler
+    import signal
+
+    global _stacks_file
+    try:
+        _stacks_file = open(stacks_path(log), "a", encoding="utf-8")  # kept open: the handler writes to its fd
+        faulthandler.register(signal.SIGUSR1, file=_stacks_file, all_threads=True, chain=False)
+    except (OSError, ValueError, AttributeError, RuntimeError):  # no such signal here, or not the main thread
+        logging.getLogger(__name__).debug("no stack dump on SIGUSR1", exc_info=True)
+
+
+_stacks_file = None
 
 
 def setup_logging(level: str | None = None) -> Path | None:
@@ -52,4 +75,5 @@ def setup_logging(level: str | None = None) -> Path | None:
     logger.addHandler(handler)
     logger.propagate = False  # never to the terminal
     _configured = path
+    _dump_stacks_on_usr1(path)
     return path

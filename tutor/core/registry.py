@@ -38,6 +38,16 @@ def locked(base: Path, registry: str, lock: str):
         os.close(fd)  # releases the flock
 
 
+def release(base: Path, registry: str, lock: str, key: str, pid: int | None) -> None:
+    """Forget ``key`` if its entry is the process ``pid`` (it is being stopped, renamed, or it died)."""
+    if pid is None or not (Path(base) / registry).exists():
+        return
+    with locked(base, registry, lock) as (entries, save):
+        if (entries.get(key) or {}).get("pid") == pid:
+            del entries[key]
+            save(entries)
+
+
 def read(base: Path, registry: str) -> dict:
     try:
         data = json.loads((Path(base) / registry).read_text(encoding="utf-8"))

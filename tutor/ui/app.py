@@ -4,6 +4,8 @@ Heavy things never load here: no torch, no transformers. Kernel work happens in 
 """
 from __future__ import annotations
 
+import asyncio
+
 import gc
 import logging
 import os
@@ -83,7 +85,7 @@ class TutorApp(App[int]):
         self.output_limits: dict = {"max_lines": cfg.kernel.max_lines, "max_bytes": cfg.kernel.max_bytes}
         self.quiz_threshold = float(cfg.quiz.pass_threshold)
         self.session = LearningSession(self.course, self.store, self.quiz_threshold)  # the course's rules, no UI
-        self._server = services.model_server  # tutor.backend.supervisor.ModelServer, started after the first paint
+        self._server = services.model_server  # -> tutor.backend.supervisor.ModelServer, made and started a second after the first paint
         self.model_server = None  # the server once started
         self.model_status = ""
         self._search_index = None  # tutor.search.SearchIndex, opened (built if need be) when first searched
@@ -94,6 +96,7 @@ class TutorApp(App[int]):
         from tutor.ui.screens.home import HomeScreen
 
         self.push_screen(HomeScreen())
+        self._dump_state_on_usr2()
         if self._config_error:
             self.notify(f"Config ignored, using defaults: {self._config_error}", severity="error", timeout=15)
         st = self.store.status
@@ -126,6 +129,10 @@ class TutorApp(App[int]):
     def _start_background(self) -> None:
         """GPU probe, culling detached kernels, the preload: off the UI thread, after the first paint; the model
         server a second later (its process imports torch, which would take the CPUs from the first paint)."""
+        if not gc.isenabled():
+            # the command line turned the collector off for the start-up (tutor.cli.main); it comes back on a second
+            # later: a collection now would hold the GIL while the driver's thread writes this frame to the terminal
+            self.set_timer(1.0, self._collect_start_up)
         if not self.is_running:
             return
         if not self.kernel_host and self._server is not None:
@@ -139,6 +146,15 @@ class TutorApp(App[int]):
         # import the kernel machinery off the UI thread, so the first lesson opened does not pay for it
         self.run_worker(self._preload, thread=True, exit_on_error=False, group="probe")
 
+    @staticmethod
+    def _collect_start_up() -> None:
+        """Collect the start-up's garbage, freeze what is left (it lives as long as the app: out of the collector's
+        generations, as :meth:`prebuild_reader` does) and turn the collector back on."""
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        gc.enable()
+
     # ------------------------------------------------------------------ model server
     def start_model_server(self) -> None:
         """Start the local OpenAI-compatible server (transformers serve, or vLLM on a CUDA GPU) in the background."""
@@ -148,7 +164,7 @@ class TutorApp(App[int]):
             return
         try:
             # detach_idle > 0: the server outlives the app (exit, hang-up) and the next app adopts it
-            self.model_server = self._server
+            self.model_server = self._server()
             self.model_server.add_listener(self._server_state)
             self.model_server.start(wait=False)
         except (ServerError, LookupError, OSError) as e:
@@ -349,6 +365,31 @@ class TutorApp(App[int]):
             self.store.close()
         except Exception:  # never lose the exit over a flush problem; the store reports in status
             log.debug("on_unmount: never lose the exit over a flush problem; the store reports in status", exc_info=True)
+
+    def _dump_state_on_usr2(self) -> None:
+        """``kill -USR2 PID``: the UI's state and every asyncio task's stack, appended to the stacks file beside the
+        log (``kill -USR1`` gives the threads' stacks): what a frozen screen waits for."""
+        import signal
+
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, self._dump_state)
+        except (NotImplementedError, RuntimeError, ValueError, AttributeError):  # not on this platform/thread
+            log.debug("no UI state dump on SIGUSR2", exc_info=True)
+
+    def _dump_state(self) -> None:
+        from tutor.core.internals import ui_state
+        from tutor.core.logs import stacks_path
+
+        try:
+            with open(stacks_path(), "a", encoding="utf-8") as f:
+                f.write(f"--- UI state at {time.strftime('%H:%M:%S')}\n")
+                for k, v in ui_state(self).items():
+                    f.write(f"{k}: {v}\n")
+                for task in asyncio.all_tasks():
+                    f.write(f"task {task.get_name()}: {task.get_coro()!r}\n")
+                    task.print_stack(limit=12, file=f)
+        except OSError:
+            log.warning("could not write the UI state dump", exc_info=True)
 
     # ------------------------------------------------------------------ navigation
     def open_lesson(self, lesson_id: str, step_id: str | None = None, _retry: int = 0,

@@ -2,8 +2,10 @@
 pool's factory. The command line builds these (:func:`build_services`) and hands them to ``TutorApp``; nothing is
 passed through ``os.environ``.
 
-The kernel pool is handed over as a factory that the app calls when the first lesson opens: building it imports
-jupyter_client and starts its loop thread, which would otherwise delay the first paint of the home screen.
+The kernel pool and the model server are handed over as factories: the app calls the pool's when the first lesson
+opens and the server's when it starts the server, a second after the first paint. Building them imports
+jupyter_client (and starts its loop thread) and the server's HTTP and process machinery, which would otherwise delay
+the first paint of the home screen.
 """
 from __future__ import annotations
 
@@ -30,7 +32,8 @@ class Services:
     course: Course
     store: ProgressStore
     kernels: Callable[[], Any]  # -> tutor.kernel.KernelPool, called once, when the first lesson opens
-    model_server: Any = None  # tutor.backend.supervisor.ModelServer (not started), or None: no local server
+    # -> tutor.backend.supervisor.ModelServer (not started), called once, when the app starts it; None: no local server
+    model_server: Callable[[], Any] | None = None
     config_error: str | None = None  # a broken config file: the app runs on defaults and says so
     detach_idle: float = 0.0  # > 0: kernels and the model server outlive the app this long
     notes: list[str] = field(default_factory=list)
@@ -62,10 +65,11 @@ def build_services(*, config: Config | None = None, course: Course | None = None
         return KernelPool(keep_alive=float(config.kernel.keep_alive), spare=env_flag(ENV_SPARE_KERNEL, True),
                           detach_idle=detach_idle, remote=RemoteHost.from_config(config) if host else None)
 
-    server = None
-    if host is None and env_flag(ENV_MODEL_SERVER, True):
+    def model_server():
         from tutor.backend.supervisor import ModelServer
 
-        server = ModelServer(config, detach_idle=detach_idle)
+        return ModelServer(config, detach_idle=detach_idle)
+
+    server = model_server if host is None and env_flag(ENV_MODEL_SERVER, True) else None
     return Services(config=config, course=course, store=store, kernels=kernels, model_server=server,
                     config_error=config_error, detach_idle=detach_idle)

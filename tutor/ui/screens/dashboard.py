@@ -8,11 +8,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Static
 
 from tutor.core.glyphs import bar
 from tutor.learning.summaries import Summary, fmt_duration, summarize
+from tutor.ui.screens.paint import PaintOnceScreen
 from tutor.widgets.key_bar import KeyBar
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def week_label(key: str) -> str:
         return key
 
 
-class DashboardScreen(Screen):
+class DashboardScreen(PaintOnceScreen):  # its tables paint once when it opens (tutor.ui.screens.paint)
     BINDINGS = [
         Binding("escape", "app.go_home", "Home", id="dashboard.back"),
         Binding("c", "continue", "Continue", id="dashboard.continue"),

@@ -140,7 +140,9 @@ class HomeScreen(Screen):
         course = self.app.course
         les = course._lessons.get(lid)  # only if already parsed; parsing happens off the UI thread
         if les is None and lid not in course._lessons and course.is_written(lid):
-            self.run_worker(lambda: course.lesson(lid), thread=True, group="parse", exit_on_error=False)
+            # once the screen is painted: the parser's imports (markdown-it, yaml) and the parse hold the GIL, and
+            # at start-up they would delay the first paint of this screen by about as long as they take
+            self.call_after_refresh(self._parse_lesson, lid)
         t = Text()
         t.append(f"{lid} {e.title}", style="bold")
         t.append(f"  ·  {e.topic}  ·  difficulty {e.difficulty}/5")
@@ -155,6 +157,12 @@ class HomeScreen(Screen):
         if paths:
             rows.add_row("On paths: ", ", ".join(paths))
         detail.update(Group(t, rows))
+
+    def _parse_lesson(self, lid: str) -> None:
+        """Parse lesson ``lid`` in a worker thread (its details follow: ``on_worker_state_changed``)."""
+        course = self.app.course
+        if lid not in course._lessons:
+            self.run_worker(lambda: course.lesson(lid), thread=True, group="parse", exit_on_error=False)
 
     # ------------------------------------------------------------------ events
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:

@@ -9,14 +9,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from tutor.core.glyphs import g
-from tutor.core.internals import app_is_batching, clear_repaint_request
 from tutor.course.model import Cell, Lesson, Quiz
+from tutor.ui.screens.paint import PaintOnceScreen
 from tutor.widgets.code_cell import CodeCell
 from tutor.widgets.key_bar import KeyBar
 from tutor.widgets.quiz_card import QuizCard
@@ -52,7 +51,7 @@ def run_summary(done: dict[str, str], runnable: int, gpu_skipped: int, seconds: 
     return line
 
 
-class ReaderScreen(Screen):
+class ReaderScreen(PaintOnceScreen):  # painted once each time a lesson opens (tutor.ui.screens.paint)
     """Reads one lesson, one step at a time."""
 
     BINDINGS = [
@@ -87,6 +86,13 @@ class ReaderScreen(Screen):
         self._left = False  # popped off the screen stack (its cells closed) since the lesson was loaded
         self._paint_pending: StepView | None = None
         self._view: StepView | None = None
+        # the next step, composed hidden under the visible one while the learner reads (at most one), and the
+        # step views swapped out by `n`, removed once the new step is painted
+        self._next: StepView | None = None
+        self._next_key: tuple = ()  # (lesson, step index, gpu_available) the next view was built for
+        self._next_ready = False  # composed and its text rendered
+        self._widths: tuple = (None, {})  # (app size, {block type: content width}) of the steps shown so far
+        self._retired: list[Widget] = []
         self.paints = 0  # lessons/steps painted so far (`fm-tutor bench reader` waits on it)
         self._reveal: tuple[str, ...] = ()  # words of a search to scroll into view once the step is in
         self.revealed: Widget | None = None  # the block last scrolled into view for a search
@@ -165,7 +171,8 @@ class ReaderScreen(Screen):
         toc.visible = False
         scroll = self.query_one("#step-scroll", VerticalScroll)
         scroll.remove_children()
-        self._view = None  # until the new step reports ready
+        self._view = self._next = None  # until the new step reports ready
+        self._retired = []
         mounted = scroll.mount(self._step_view(self.index))
         scroll.scroll_home(animate=False)
         self._opened()
@@ -194,15 +201,6 @@ class ReaderScreen(Screen):
 
         self.run_worker(mount_and_remove(), group="warm-up", exit_on_error=False)
 
-    def _refresh_layout(self, size=None, scroll: bool = False) -> None:  # tutor.core.internals.REFRESH_LAYOUT
-        # Textual's ScreenResume handler asks for a repaint of the whole screen, and its update tick then lays out
-        # and paints the screen (all of it, as the layout changed), then paints it all a second time for that
-        # request: 20-40 ms here, each time a lesson opens. A layout pass that painted the screen satisfies it.
-        painted = self.is_current and not app_is_batching(self.app)
-        super()._refresh_layout(size, scroll)
-        if painted:
-            clear_repaint_request(self)
-
     def _step_ready(self, view: StepView) -> None:
         """A step view's first screenful is composed: paint it (now, or when this screen is shown)."""
         self._view = view
@@ -225,6 +223,49 @@ class ReaderScreen(Screen):
         if self._kernel_pending:
             self._kernel_pending = False
             self.call_after_refresh(self._start_kernel)
+        self.call_after_refresh(self._prepare_next)
+
+    # The next step is composed while the learner reads this one: hidden under it, its text rendered at the width
+    # it will have, so `n` only swaps it in (one layout and one paint) instead of building it.
+    def _prepare_next(self) -> None:
+        """Remove the step views swapped out, then compose the next step hidden (if there is one)."""
+        retired, self._retired = self._retired, []
+        for w in retired:
+            if w.is_attached:
+                w.remove()
+        if self.lesson is None or self._next is not None or not self.is_current or self._view is None:
+            return
+        if self.index + 1 >= len(self.lesson.steps):
+            return
+        view = self._step_view(self.index + 1, prepared=True)
+        view.display = False
+        self._next, self._next_key, self._next_ready = view, (self.lesson, self.index + 1, self.app.gpu_available), False
+        self.query_one("#step-scroll", VerticalScroll).mount(view)
+
+    def _prepared_ready(self, view: StepView) -> None:
+        """The hidden next step is composed: render its text now, at the widths of the step on screen."""
+        if view is self._next and self._view is not None and self._view.is_attached:
+            size, widths = self._widths
+            if size != self.app.size:  # resized: the widths of earlier steps no longer hold
+                widths = {}
+            widths.update(self._view.block_widths())
+            self._widths = (self.app.size, widths)
+            view.prerender(widths)
+            self._next_ready = True
+
+    def next_prepared(self) -> bool:
+        """True when the next step is composed and rendered, hidden, ready to be swapped in (`fm-tutor bench
+        reader` waits for it, as a learner reading the step would)."""
+        return self._next is not None and self._next_ready
+
+    def _take_prepared(self, index: int) -> StepView | None:
+        """The prepared view if it is ready and is step ``index`` of this lesson, built for the same GPU setting;
+        else None (the caller then removes every step view, this one with them)."""
+        view, self._next = self._next, None
+        if view is None or not self._next_ready or not view.is_attached:
+            return None
+        lesson, prepared_index, gpu = self._next_key
+        return view if lesson is self.lesson and prepared_index == index and gpu == self.app.gpu_available else None
 
     def _toc_options(self) -> list[Option]:
         seen = self.app.store.lesson_state(self.lesson.id).steps_seen
@@ -250,11 +291,11 @@ class ReaderScreen(Screen):
             top.append(f"  {self._progress}", style="bold yellow")
         return top
 
-    def _step_view(self, index: int) -> StepView:
+    def _step_view(self, index: int, prepared: bool = False) -> StepView:
         step = self.lesson.steps[index]
         return StepView(step, index + 1, len(self.lesson.steps), self.make_cell_widget, self.make_quiz_widget,
                         label=self.lesson.step_label(index),
-                        on_ready=self._step_ready, classes="step-view")
+                        on_ready=self._prepared_ready if prepared else self._step_ready, classes="step-view")
 
     def _step_shown(self, index: int) -> None:
         self._shown_at = time.monotonic()
@@ -267,16 +308,26 @@ class ReaderScreen(Screen):
         index = max(0, min(index, len(self.lesson.steps) - 1))
         self._account_time()
         self.index = index
+        gc.disable()  # no collection pause before the step's paint (_painted turns it back on; in 2 s at the latest)
+        self.set_timer(2.0, gc.enable)
         scroll = self.query_one("#step-scroll", VerticalScroll)
-        scroll.remove_children()
-        self._view = None  # until the new step reports ready
-        scroll.mount(self._step_view(index))
+        view = self._take_prepared(index)
+        if view is not None:  # composed while the previous step was read: swap it in, remove the old after the paint
+            self._retired += [w for w in scroll.children if w is not view]
+            for w in self._retired:
+                w.display = False
+            view.display = True
+            self._step_ready(view)
+        else:
+            scroll.remove_children()
+            self._retired = []
+            self._view = None  # until the new step reports ready
+            scroll.mount(self._step_view(index))
         scroll.scroll_home(animate=False)
         self._step_shown(index)
         self.query_one("#topbar", Static).update(self._top_text())
-        toc = self.query_one("#toc", OptionList)
-        if toc.option_count:
-            toc.highlighted = index
+        # the table of steps follows right after the step's paint (_painted refills it with the highlight on this
+        # step): moving its highlight now would repaint the whole table in the same frame as the step
         scroll.focus()
 
     # ------------------------------------------------------------------ cells
@@ -440,14 +491,19 @@ class ReaderScreen(Screen):
         gpu_skipped = sum(1 for c in lesson.cells if c.is_gpu and not c.is_hidden and not self.app.gpu_available)
         self.notify(f"Running {len(pairs)} cells in order; it stops at the first error.")
 
-        def progress(i: int, n: int, cell: Cell) -> None:
-            if self.lesson is lesson:
-                self._progress = f"running cell {i} of {n} ({cell.id}) · {time.monotonic() - t0:.0f} s"
+        now = [""]  # the cell running: the elapsed seconds tick on while it runs (a long cell too)
+
+        def progress(i: int = 0, n: int = 0, cell: Cell | None = None) -> None:
+            now[0] = f"running cell {i} of {n} ({cell.id})" if cell is not None else now[0]
+            if self.lesson is lesson and now[0]:
+                self._progress = f"{now[0]} · {time.monotonic() - t0:.0f} s"
                 self.query_one("#topbar", Static).update(self._top_text())
 
+        ticker = self.set_interval(1.0, progress)
         try:
             done = await self.cells.run_many(pairs, on_progress=progress)
         finally:
+            ticker.stop()
             self._progress = ""
             if self.lesson is lesson:
                 self.query_one("#topbar", Static).update(self._top_text())
@@ -464,8 +520,8 @@ class ReaderScreen(Screen):
         recorded = self.app.session.record_answer(self.lesson, event.quiz.id, event.grade.answer, event.grade.correct,
                                                   event.seconds)
         step = self.lesson.steps[self.index]
-        if step.is_quiz:
-            cards = list(self.query(QuizCard))
+        cards = list(self._view.query(QuizCard)) if self._view is not None else []  # not the hidden next step's
+        if step.is_quiz and cards:
             if all(c.result is not None for c in cards):
                 right = sum(1 for c in cards if c.result.correct)
                 wrong = len(cards) - right
@@ -477,7 +533,8 @@ class ReaderScreen(Screen):
             self.notify(f"Lesson {self.lesson.id} complete!", timeout=6)
 
     def action_retry_wrong(self) -> None:
-        wrong = [c for c in self.query(QuizCard) if c.result is not None and not c.result.correct]
+        cards = self._view.query(QuizCard) if self._view is not None else []  # not the hidden next step's
+        wrong = [c for c in cards if c.result is not None and not c.result.correct]
         for c in wrong:
             c.reset()
         if wrong:

@@ -14,6 +14,22 @@ from tutor.widgets.key_bar import KeyBar
 from tutor.widgets.roadmap import Connector, LessonChip, PhaseBox
 
 
+def legend() -> Text:
+    """What every mark of the roadmap means, and its keys (three lines, each under 78 columns)."""
+    t = Text(style="dim")
+
+    def say(*parts: str) -> None:  # (marked, plain, marked, plain, ...)
+        for n, part in enumerate(parts):
+            t.append(part, style="bold" if n % 2 == 0 else "")
+
+    say(g("done"), " done  ", g("in_progress"), " in progress  ", g("not_started"), " not started  ",
+        g("missing"), " not written yet (enter: its outline)\n")
+    say("bold, tinted", ": on your active path  ", "bright border", ": its phases  ", "…", ": title cut\n")
+    say(f"{g('down')} or {g('down')}", ": Path A or Path B (or both)  ", "tab, arrows", ": move  ", "enter",
+        ": open")
+    return t
+
+
 class RoadmapScreen(Screen):
     BINDINGS = [
         Binding("escape", "app.go_home", "Home", id="roadmap.back"),
@@ -40,10 +56,7 @@ class RoadmapScreen(Screen):
             yield Static("Prerequisites: " + "; ".join(
                 f"{readable(p['topic'])} ({', '.join(p['lessons'])})" for p in course.data.get("prerequisites", [])
             ), classes="prereq")
-            legend = Text(f"{g('done')} done  {g('in_progress')} in progress  {g('not_started')} not started  "
-                          f"{g('missing')} not written yet (enter opens its outline) · tab moves between lessons, "
-                          "enter opens one", style="dim")
-            yield Static(legend, classes="legend")
+            yield Static(legend(), classes="legend")
             for n, phase in enumerate(course.roadmap):
                 if n:
                     yield Connector("join" if course.roadmap[n - 1].branches else ("fork" if phase.branches else "down"))
