@@ -18,7 +18,7 @@ from tutor.ui.screens.roadmap import RoadmapScreen
 from tutor.widgets.quiz_card import QuizCard
 from tutor.widgets.roadmap import LessonChip, PhaseBox
 
-from .helpers import texts, widget_text
+from .helpers import plain, texts, widget_text
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -88,7 +88,7 @@ async def test_cli_start_options_open_lesson_and_path(fixture_course, tmp_path):
 
 async def test_reader_toc_next_prev_and_escape(fixture_course, tmp_path):
     app = make_app(fixture_course, tmp_path / "p.db")
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(150, 40)) as pilot:
         app.open_lesson("01")
         await pilot.pause()
         scr = app.screen
@@ -243,7 +243,8 @@ async def test_paths_screen_progress_and_custom_path(fixture_course, tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("p")
         ol = app.screen.query_one("#paths")
-        text = " ".join(str(ol.get_option_at_index(i).prompt) for i in range(ol.option_count) if ol.get_option_at_index(i).id)
+        text = " ".join(plain(ol.get_option_at_index(i).prompt, 200)
+                        for i in range(ol.option_count) if ol.get_option_at_index(i).id)
         for title in ("Quick Practical Application", "Vision Foundation Focus", "Multimodal Specialist", "Complete Learning"):
             assert title in text
         assert "6-7 weeks" in text and "0/25 done" in text

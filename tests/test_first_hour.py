@@ -34,6 +34,27 @@ def _app(course_dir, tmp_path) -> tuple[TutorApp, list[str]]:
     return app, said
 
 
+# the fixture lesson's headings with numbers: its steps are then "1" and "2", as the prose may say
+NUMBERED = (("## What a foundation model is", "## 1. What a foundation model is"),
+            ("## Counting parameters {#count}", "## 2. Counting parameters {#count}"))
+
+
+def _rewrite_lesson(course_dir, *replacements: tuple[str, str]) -> str:
+    """Apply (old, new) replacements to the fixture course's lesson 01 -> its new text."""
+    f = next((course_dir / "lessons").glob("01_*.md"))
+    text = f.read_text()
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new)
+    f.write_text(text)
+    return text
+
+
+def _row(widget, y: int) -> str:
+    """Line ``y`` of a Line API widget as drawn (markers included), without trailing blanks."""
+    return "".join(seg.text for seg in widget.render_line(y)).rstrip()
+
+
 async def _focus_cell(app, pilot, step_id: str, cell_id: str) -> CodeCell:
     """Open lesson 01 at ``step_id`` and focus the cell ``cell_id`` -> the cell."""
     app.open_lesson("01", step_id)
@@ -74,9 +95,7 @@ async def test_esc_leaves_editing_then_the_lesson_and_an_answer_box_before_the_l
         await pilot.pause()
         assert cell.editing
         assert "Stop editing" in widget_text(app.screen.query_one(KeyBar), width=200)  # the edit keys are shown
-        await pilot.pause()
-        # the header says "editing" once the editor has the keys (and only then: keys typed before would be lost)
-        assert app.focused is cell.text_area and "✎ editing" in widget_text(cell.query_one(".cell--header"))
+        assert await wait_for(pilot, lambda: "✎ editing" in widget_text(cell.query_one(".cell--header")), timeout=5)
         await pilot.press("escape")  # leaves edit mode only
         assert not cell.editing and isinstance(app.screen, ReaderScreen) and app.focused is cell
         await pilot.press("escape")  # a focused cell, not editing: esc goes back
@@ -200,12 +219,9 @@ async def test_paths_screen_marks_unwritten_lessons(fixture_course, tmp_path):
 def test_one_step_numbering_the_headings_and_check_warns_about_a_wrong_step_reference(fixture_course):
     from tutor.course import validate_course
 
-    f = next((fixture_course / "lessons").glob("01_*.md"))
-    text = f.read_text()
-    text = text.replace("## What a foundation model is", "## 1. What a foundation model is")
-    text = text.replace("## Counting parameters {#count}", "## 2. Counting parameters {#count}")
-    text = text.replace("A *foundation model* is trained once", "As step 2 shows, and step 7 does not, a *foundation model* is trained once")
-    f.write_text(text)
+    text = _rewrite_lesson(fixture_course, *NUMBERED, (
+        "A *foundation model* is trained once",
+        "As step 2 shows, and step 7 does not, a *foundation model* is trained once"))
     course = load_course(fixture_course)
     les = course.lesson("01")
     assert les.numbered
@@ -220,26 +236,81 @@ def test_one_step_numbering_the_headings_and_check_warns_about_a_wrong_step_refe
 
 
 def test_unnumbered_lessons_keep_counting_in_order_and_a_step_reference_is_flagged(fixture_course):
-    f = next((fixture_course / "lessons").glob("01_*.md"))
-    f.write_text(f.read_text().replace("A *foundation model* is trained once", "In step 3, a *foundation model* is trained once"))
+    _rewrite_lesson(fixture_course,
+                    ("A *foundation model* is trained once", "In step 3, a *foundation model* is trained once"))
     les = load_course(fixture_course).lesson("01")
     assert not les.numbered and les.step_label(1).startswith("Step 2/5 · ")
     assert any("'step 3' points to no step" in p.message for p in les.problems)
 
 
-async def test_a_long_code_line_ends_in_a_marker_not_cut_off(fixture_course, tmp_path):
+def test_check_warns_about_a_wrong_step_reference_in_quiz_text(fixture_course):
+    text = _rewrite_lesson(
+        fixture_course, *NUMBERED,
+        ("question: Which are foundation models?", "question: As in step 2, which are foundation models?"),
+        ("explain: Size alone does not make one.", "explain: Size alone does not make one (step 9)."),
+        ("explain: 6 * 1e9 * 2e10 = 1.2e20.", "explain: 6 * 1e9 * 2e10 = 1.2e20, as in step 4."))
+    les = load_course(fixture_course).lesson("01")
+    refs = sorted(p.message for p in les.problems if "points to no step" in p.message)
+    assert refs == ["'step 4' (in quiz flops) points to no step: this lesson's numbered steps are 1-2",
+                    "'step 9' (in quiz define-fm) points to no step: this lesson's numbered steps are 1-2"], refs
+    lines = text.splitlines()
+    assert {p.line for p in les.problems if "points to no step" in p.message} == {
+        lines.index("id: define-fm"), lines.index("id: flops")}  # the quiz's fence line
+
+
+async def test_a_long_code_line_ends_in_a_marker_and_the_cell_scrolls_sideways(fixture_course, tmp_path):
     app, _said = _app(fixture_course, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        app.open_lesson("01", "what-a-foundation-model-is")
-        await pilot.pause()
-        cell = app.screen.query_one("#cell-sqrt-two", CodeCell)
-        cell.set_code("x = 1  # " + "a long comment " * 10 + "END")
+        cell = await _focus_cell(app, pilot, "what-a-foundation-model-is", "sqrt-two")
+        index = app.screen.index
+        cell.set_code("x = 1  # " + "a long comment " * 10 + "END\nshort = 2")
         await pilot.pause()
         from tutor.widgets.code_cell import _CodeView
 
         view = cell.query_one(_CodeView)
-        line = "".join(seg.text for seg in view.render_line(0))
-        assert line.rstrip().endswith("…") and "END" not in line
+
+        assert _row(view, 0).endswith("→") and "END" not in _row(view, 0) and _row(view, 1) == "short = 2"
+        assert "→  Scroll" in widget_text(app.screen.query_one(KeyBar))
+        for _ in range(12):
+            await pilot.press("right")
+        await pilot.pause()
+        assert _row(view, 0).endswith("END") and _row(view, 0).startswith("←")
+        assert app.screen.index == index  # right scrolled the cell: the step did not change
+        await pilot.press("left")
+        await pilot.pause()
+        assert _row(view, 0).endswith("→")
+        cell.set_code("y = 2")  # nothing to scroll: right is the reader's next step again
+        await pilot.pause()
+        assert _row(view, 0) == "y = 2" and "Scroll" not in widget_text(app.screen.query_one(KeyBar))
+
+
+async def test_a_wide_diagram_is_not_wrapped_it_scrolls_sideways_with_a_marker(fixture_course, tmp_path):
+    from tutor.widgets.step_view import FenceBlock
+
+    wide = "input --> " + " --> ".join(f"stage{i}" for i in range(12)) + " --> OUT"
+    _rewrite_lesson(fixture_course, ("A *foundation model* is trained once",
+                                     f"```text\n{wide}\n  | below\n```\n\nA *foundation model* is trained once"))
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_lesson("01", "what-a-foundation-model-is")
+        await pilot.pause()
+        block = app.screen.query_one(FenceBlock)
+
+        assert block.size.height == 2  # two lines, not wrapped
+        assert _row(block, 0).startswith("input -->") and _row(block, 0).endswith("→")
+        assert _row(block, 1) == "  | below"
+        await pilot.press("tab")  # the wide block is a tab stop
+        await pilot.pause()
+        assert app.focused is block
+        assert "→  Scroll" in widget_text(app.screen.query_one(KeyBar))
+        for _ in range(10):
+            await pilot.press("right")
+        await pilot.pause()
+        assert _row(block, 0).startswith("←") and _row(block, 0).endswith("--> OUT")
+        await pilot.press("question_mark")  # help names the focused block and its keys
+        await pilot.pause()
+        shown = "\n".join(widget_text(s, width=96) for s in app.screen.query("#help-dialog > Static"))
+        assert "Focused: Wide diagram or text block" in shown and "Scroll back" in shown
 
 
 def test_export_mine_writes_the_learners_version(fixture_course, tmp_path, monkeypatch, capsys):
@@ -281,3 +352,176 @@ async def test_home_header_keeps_review_due_at_80(fixture_course, tmp_path):
         await pilot.pause()
         top = widget_text(app.screen.query_one("#topbar"), width=78)
         assert "review: 0 due" in top.splitlines()[0][:78]
+
+
+async def test_quiz_explanations_wrap_under_their_choice_and_the_verdict_scrolls_into_view(fixture_course, tmp_path):
+    from textual.containers import VerticalScroll
+    from textual.widgets import Static
+
+    long = "Pre-trained on image-text pairs " + "and used zero-shot for many tasks " * 4 + "END."
+    intro = "\n\n".join(f"Paragraph {i} before the questions." for i in range(12))
+    _rewrite_lesson(fixture_course,
+                    ("explain: Pre-trained on image-text pairs, used zero-shot for many tasks.", f"explain: {long}"),
+                    ("## Quiz\n", f"## Quiz\n\n{intro}\n"))
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_lesson("01", "quiz")
+        await pilot.pause()
+        assert await wait_for(pilot, lambda: len(app.screen.query(QuizCard)) == 4)
+        assert await wait_for(pilot, lambda: app.screen._view is not None and app.screen._view.complete)
+        card = app.screen.query_one("#quiz-pick-two", QuizCard)
+        card.focus()
+        await pilot.pause()
+        # the card's last line at the bottom of the reader: answering it adds lines (the explanations), and the
+        # verdict would be below the fold unless enter scrolls it into view
+        scroll = app.screen.query_one("#step-scroll", VerticalScroll)
+        view_bottom = scroll.scrollable_content_region.bottom
+        for _ in range(5):  # until the layout has settled
+            bottom = card.region.bottom - scroll.region.y + int(scroll.scroll_y)
+            scroll.scroll_to(y=bottom - scroll.scrollable_content_region.height, animate=False, immediate=True)
+            await pilot.pause()
+            if card.region.bottom == view_bottom:
+                break
+        assert view_bottom <= card.region.bottom <= view_bottom + 1 and card.region.y > scroll.region.y
+        verdict = card.query_one("#q-verdict", Static)
+        await pilot.press("1", "2", "enter")
+        await pilot.pause()
+        await pilot.pause()
+        assert "try again" in widget_text(verdict)
+        region = app.screen.find_widget(verdict).region
+        assert scroll.scrollable_content_region.contains_region(region), (region, scroll.region)
+        body = widget_text(card.query_one("#q-body"), width=card.content_size.width)
+        start = next(i for i, line in enumerate(body.splitlines()) if "CLIP" in line)
+        col = body.splitlines()[start].index("CLIP")
+        wrapped = body.splitlines()[start + 1:start + 3]
+        assert all(line[:col].strip() == "" and line[col:].strip() for line in wrapped), body  # a hanging indent
+
+
+async def test_steps_table_titles_stay_on_one_line_and_it_follows_the_width(fixture_course, tmp_path):
+    from textual.widgets import OptionList
+
+    _rewrite_lesson(fixture_course, ("## Counting parameters {#count}",
+                                     "## Counting the parameters of a very large decoder, layer by layer {#count}"))
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(150, 40)) as pilot:
+        app.open_lesson("01", "count")
+        await pilot.pause()
+        toc = app.screen.query_one("#toc", OptionList)
+        assert await wait_for(pilot, lambda: toc.option_count == len(app.screen.lesson.steps))
+        await pilot.pause()
+        assert toc.display and toc.virtual_size.height == toc.option_count  # one line per step, none wrapped
+        row = "".join(seg.text for seg in toc.render_line(app.screen.index)).rstrip()
+        assert row.endswith("…") and "Counting the" in row
+        await pilot.resize_terminal(120, 40)  # below the width: the table closes, the text gets the whole width
+        await pilot.pause()
+        assert not toc.display
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        top = app.screen.query_one("#topbar").render_line(0).text.rstrip()
+        assert len(top) <= 80 and top.endswith("…"), top  # the top bar is cut with a marker
+        await pilot.resize_terminal(150, 40)
+        await pilot.pause()
+        assert toc.display
+
+
+async def test_footer_keeps_the_model_status_esc_and_help_at_80_columns(fixture_course, tmp_path):
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_lesson("01", "what-a-foundation-model-is")
+        await pilot.pause()
+        app.model_status = "model ready · 118 MB · fm-tiny · transformers · cpu"
+        bar = app.screen.query_one(KeyBar)
+        for focus in (None, "#cell-sqrt-two"):  # the reader's keys, then a focused cell's (more keys)
+            if focus:
+                app.screen.query_one(focus).focus()
+                await pilot.pause()
+            bar.redraw()
+            await pilot.pause()
+            line = widget_text(bar, width=80).splitlines()[0]
+            assert len(line.rstrip()) <= 80 and " esc  Back " in line and " ?  Help " in line, line
+            assert "model ready · 118 MB" in line and "…" in line, line  # the state survives, the rest is cut
+
+
+async def test_home_list_marks_a_long_title_and_the_detail_has_it_all(fixture_course, tmp_path):
+    toml = fixture_course / "course.toml"
+    long = "Parameter-Efficient Fine-Tuning, Unified, with Adapters"
+    toml.write_text(toml.read_text().replace('title = "Parameter-Efficient Fine-Tuning, Unified"', f'title = "{long}"'))
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        lessons = app.screen.query_one("#lessons")
+        prompt = str(lessons.get_option("lesson-19").prompt)
+        assert "Parameter-Efficient Fine-Tuning, Unifie… " in prompt and long not in prompt
+        lessons.highlighted = lessons.get_option_index("lesson-19")
+        await pilot.pause()
+        assert f"19 {long}" in widget_text(app.screen.query_one("#lesson-detail"), width=78).replace("\n", " ")
+
+
+async def test_a_toast_of_the_paths_screen_does_not_stay_over_the_lesson(fixture_course, tmp_path):
+    from tutor.ui.screens.paths import PathsScreen
+
+    app, said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for route in (("n",), ("escape", "c")):  # straight to the next lesson, or home and continue
+            await pilot.press("p")
+            assert await wait_for(pilot, lambda: isinstance(app.screen, PathsScreen), timeout=10)
+            await pilot.press("enter")  # activate a path: a toast says so
+            await pilot.pause()
+            assert any("Active path" in s for s in said) and app._notifications
+            await pilot.press(*route)
+            assert await wait_for(pilot, lambda: isinstance(app.screen, ReaderScreen), timeout=10)
+            await pilot.pause()
+            assert not app._notifications, route
+            app.pop_screen()  # the lesson, back to where it was opened from (paths or home)
+            await pilot.pause()
+            if not isinstance(app.screen, HomeScreen):
+                await pilot.press("escape")
+            assert await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), timeout=10)
+
+
+async def test_a_wide_output_line_ends_in_a_marker_and_the_cells_keys_scroll_it(fixture_course, tmp_path):
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        cell = await _focus_cell(app, pilot, "what-a-foundation-model-is", "sqrt-two")
+        cell.output.stream("stdout", "result: " + "0123456789 " * 12 + "END\nshort\n")
+        from tutor.widgets.output_view import _TextPart
+
+        cell.output_view  # noqa: B018 - mounts the view, which polls the buffer
+        assert await wait_for(pilot, lambda: len(cell.query(_TextPart)) == 1, timeout=10)
+        await pilot.pause()
+        part = cell.query_one(_TextPart)
+
+        assert _row(part, 0).startswith("result: 0123") and _row(part, 0).endswith("→") and _row(part, 1) == "short"
+        assert "→  Scroll" in widget_text(app.screen.query_one(KeyBar))
+        for _ in range(8):
+            await pilot.press("right")
+        await pilot.pause()
+        assert _row(part, 0).startswith("←") and _row(part, 0).endswith("END")
+
+
+async def test_paths_screen_lines_wrap_under_their_indent(fixture_course, tmp_path):
+    from textual.widgets import OptionList
+
+    from tutor.ui.screens.paths import PathsScreen
+
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("p")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, PathsScreen), timeout=10)
+        ol = app.screen.query_one("#paths", OptionList)
+        lines = plain(ol.get_option("path-complete").prompt, 76).splitlines()
+        assert len(lines) > 4  # the chain of 25 lessons and the summary wrap at 80 columns
+        assert all(line.startswith("   ") for line in lines[1:] if line.strip()), lines
+
+
+async def test_home_detail_shows_every_line_and_wraps_under_its_value(fixture_course, tmp_path):
+    app, _said = _app(fixture_course, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        detail = app.screen.query_one("#lesson-detail")
+        await pilot.pause()
+        text = widget_text(detail, width=detail.content_size.width)
+        lines = [line for line in text.splitlines() if line.strip()]
+        assert lines[-1].strip() == "Specialist" and lines[-2].startswith("On paths:"), lines  # wrapped, not cut
+        assert lines[-1].index("Specialist") == len("On paths:    ")  # under the value, not the label
+        assert detail.size.height >= len(lines)

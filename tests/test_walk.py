@@ -86,12 +86,13 @@ def test_walk_first_hour(fixture_course, tmp_path, size):
     w = Walk(fixture_course, tmp_path / "data", size, "lesson", "01", "--step", "what-a-foundation-model-is")
     try:
         w.wait("step 2/5")
+        w.wait(" esc  Back ")  # the footer is painted with the first page, before any key
         w.keys("Tab")
         w.wait(" r  Run ")  # a cell has focus: its keys are in the footer
         w.keys("Tab")
         time.sleep(0.3)
         w.keys("e")
-        w.wait("✎ editing")  # the header says so once keys go to the editor
+        w.wait("✎ editing")  # the cell's header: the editor has the keys (the footer says "Stop editing" sooner)
         assert "Stop editing" in w.footer()
         w.keys("x_walk = 42; ", literal=True)
         w.wait("x_walk = 42; print")
@@ -113,7 +114,7 @@ def test_walk_first_hour(fixture_course, tmp_path, size):
         w.wait("step 2/5")
         w.wait(" r  Run ")  # the cell that had focus has it again
         w.keys("e")
-        w.wait("✎ editing")  # the header says so once keys go to the editor
+        w.wait("✎ editing")  # the cell's header: the editor has the keys (the footer says "Stop editing" sooner)
         w.keys("Home")  # to the start of the line: read x_walk before this cell sets it
         w.keys("print('walk', x_walk); ", literal=True)
         w.wait("print('walk', x_walk); x_walk")

@@ -7,7 +7,8 @@ screen asks for confirmation), ``ShowFullOutput(cell_id)``. The screen calls :me
 :meth:`set_code` and feeds :attr:`output` (an OutputBuffer) from the kernel thread.
 
 Keys (``BINDINGS`` with ids ``cell.*`` so they can be remapped): r / ctrl+enter run, e edit, escape stop
-editing, ctrl+r reset to the lesson's code, i interrupt, R restart kernel, o view the whole output.
+editing, ctrl+r reset to the lesson's code, i interrupt, R restart kernel, o view the whole output, right/left
+scroll the code and text output sideways where a line is wider than the cell (it ends in "→").
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static, TextArea
 from tutor.widgets.output_view import OutputView
-from tutor.widgets.rendered import RenderedBlock
+from tutor.widgets.rendered import WideBlock
 
 from tutor.course.model import Cell
 from tutor.kernel.outputs import OutputBuffer
@@ -64,6 +65,10 @@ class _CellTextArea(TextArea):
             return
         await super()._on_key(event)
 
+    def on_mount(self) -> None:
+        if not self.read_only and self.can_focus:  # created by "e": take the keys as soon as it is in the DOM
+            self.focus()
+
     # "editing" shows while keys go to the editor: its focus lands a moment after "e". The header is redrawn after
     # the Focus/Blur message is handled (Textual sets has_focus in a base class's handler, which runs after this one).
     def on_focus(self) -> None:
@@ -78,11 +83,12 @@ class _CellTextArea(TextArea):
             cell._refresh_header()
 
 
-class _CodeView(RenderedBlock):
+class _CodeView(WideBlock):
     """The cell's code, read-only and highlighted (Pygments through Rich, ANSI colours: fine in 16 colours).
 
     A TextArea costs tens of milliseconds to build (tree-sitter document and highlight queries); most cells are
-    only read, so the editor is created the first time the learner edits the cell.
+    only read, so the editor is created the first time the learner edits the cell. A line wider than the cell
+    ends in a "→" marker and the cell scrolls sideways (the cell's right/left keys).
     """
 
     DEFAULT_CSS = """
@@ -94,14 +100,12 @@ class _CodeView(RenderedBlock):
 
     @staticmethod
     def _syntax(code: str) -> Text:
-        """The highlighted code, one line per line: a line wider than the cell ends in "…" (e edits the cell, and
-        the editor scrolls sideways) instead of being cut off silently."""
+        """The highlighted code, one line per line (never wrapped)."""
         syntax = Syntax(code.rstrip("\n") or " ", "python", theme="ansi_dark", background_color="default",
                         word_wrap=False)
         text = syntax.highlight(code.rstrip("\n") or " ")
         text.rstrip()
         text.no_wrap = True
-        text.overflow = "ellipsis"
         return text
 
     def show(self, code: str) -> None:
@@ -115,6 +119,9 @@ class CodeCell(Vertical, can_focus=True):
         Binding("r", "run", "Run", id="cell.run"),
         Binding("ctrl+enter", "run", "Run", id="cell.run_alt"),
         Binding("e", "edit", "Edit", id="cell.edit"),
+        # only where a line is wider than the cell (it ends in "→"); otherwise right/left are the reader's
+        Binding("right", "scroll_code(1)", "Scroll", id="cell.scroll-right"),
+        Binding("left", "scroll_code(-1)", "Scroll back", show=False, id="cell.scroll-left"),
         Binding("escape", "stop_editing", "Stop editing", id="cell.stop_editing"),
         Binding("ctrl+r", "reset", "Reset code", id="cell.reset"),
         Binding("i", "interrupt", "Interrupt", id="cell.interrupt"),
@@ -417,7 +424,26 @@ class CodeCell(Vertical, can_focus=True):
     def action_solution(self) -> None:
         self.post_message(self.SolutionRequested(self))
 
+    def _code_overflows(self) -> bool:
+        """Some line of the code or of its text output is wider than the cell (right/left scroll them)."""
+        if self._output_view is not None and self._output_view.overflows:
+            return True
+        if self._editor is not None:
+            return self._editor.max_scroll_x > 0
+        views = self.query(_CodeView)
+        return bool(views) and views.first().overflows
+
+    def action_scroll_code(self, direction: int) -> None:
+        if self._editor is not None:
+            self._editor.scroll_relative(x=direction * max(8, self._editor.size.width // 3), animate=False)
+        elif self.query(_CodeView):
+            self.query_one(_CodeView).scroll_sideways(direction)
+        if self._output_view is not None:
+            self._output_view.scroll_sideways(direction)
+
     def check_action(self, action: str, parameters) -> bool | None:
+        if action == "scroll_code":  # only where a line is wider than the cell; else right/left change the step
+            return self._code_overflows()
         if action == "solution":
             return self.cell.is_exercise
         if action == "stop_editing":  # not editing: esc is not this cell's, it goes back (the screen's esc)

@@ -14,6 +14,7 @@ from tutor.core.glyphs import g
 # keys the footer always shows, however narrow the terminal: the way back and help
 PINNED_KEYS = ("escape", "question_mark")
 MORE = " … "  # some keys were left out (? lists them all)
+STATUS_MIN = 22  # columns kept for the model status ("model ready · 120 MB · …") before the keys take the rest
 
 
 def _hint_len(key: str, description: str) -> int:
@@ -75,11 +76,12 @@ class KeyBar(Static):
         if app.ENABLE_COMMAND_PALETTE:
             items.append(("^p", "palette", True, False))
         width = self.size.width or app.size.width
-        t = fit_keys(items, width)
-        status = getattr(app, "model_status", "")  # the model server: model · engine · device · state
+        status = getattr(app, "model_status", "")  # the model server: state · memory · model · engine · device
+        # the status keeps its first words (the state) however narrow: the keys fit in what is left
+        t = fit_keys(items, width - (min(len(status), STATUS_MIN) + 2 if status else 0))
         if status:
             room = width - t.cell_len - 2
-            if room > 12:
+            if room >= min(len(status), 8):
                 t.append(" " * max(1, room - len(status)))
                 shown = status if len(status) <= room else status[:room - 1] + g("cut")  # a marker where it is cut
                 t.append(shown, style="red" if "failed" in status else ("green" if "ready" in status else "yellow"))

@@ -15,6 +15,7 @@ import io
 import logging
 
 from rich.markdown import Markdown as RichMarkdown
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
@@ -25,6 +26,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
 
+from tutor.core.glyphs import g
 from tutor.kernel.events import strip_ansi
 from tutor.kernel.outputs import OutputBuffer, RichSegment, TextSegment
 
@@ -91,6 +93,7 @@ class _TextPart(ScrollView, can_focus=False):
         self.marker_row = -1
         self._cache: dict[int, Strip] = {}
         self._follow = True  # stick to the newest line until the reader scrolls up
+        self._wide = False  # some line is wider than the view (it scrolls sideways)
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
@@ -120,6 +123,9 @@ class _TextPart(ScrollView, can_focus=False):
         self.virtual_size = Size(width, len(rows))
         wide = width > max(1, self.size.width or 78)
         self.styles.height = min(len(rows), self.MAX_ROWS) + (1 if wide else 0)
+        if wide != self._wide:  # the cell's right/left keys show while a line is wider
+            self._wide = wide
+            self.call_after_refresh(self.refresh_bindings)
         if follow and len(rows) > self.MAX_ROWS:
             self.call_after_refresh(self._to_end)
         self.refresh()
@@ -144,7 +150,14 @@ class _TextPart(ScrollView, can_focus=False):
         width = self.size.width
         if i >= len(self.rows):
             return Strip.blank(width, self.rich_style)
-        return self._strip(i).crop_extend(sx, sx + width, self.rich_style)
+        strip = self._strip(i)
+        line = strip.crop_extend(sx, sx + width, self.rich_style)
+        marker = self.rich_style + Style(bold=True, reverse=True)
+        if strip.cell_length > sx + width and width > 1:  # the line continues past the right edge: say so
+            line = Strip.join([line.crop(0, width - 1), Strip([Segment(g("more_right")[:1], marker)], 1)])
+        if sx > 0 and strip.cell_length > 0 and width > 1:
+            line = Strip.join([Strip([Segment(g("more_left")[:1], marker)], 1), line.crop(1, width)])
+        return line
 
     def plain_rows(self) -> list[str]:
         return [strip_ansi(r) for r in self.rows]
@@ -260,6 +273,17 @@ class OutputView(Vertical, can_focus=False):
         note.set_class(not hidden, "-none")
         if hidden:
             note.update(HIDDEN_MARKER.format(n=f"{hidden:,}"))
+
+    @property
+    def overflows(self) -> bool:
+        """Some text output line is wider than the view (the cell's right/left scroll it)."""
+        return any(isinstance(w, _TextPart) and w.max_scroll_x > 0 for _, w in self._parts)
+
+    def scroll_sideways(self, direction: int) -> None:
+        """Scroll the wide text outputs about a third of their width right (``direction`` > 0) or left."""
+        for _, w in self._parts:
+            if isinstance(w, _TextPart) and w.max_scroll_x > 0:
+                w.scroll_relative(x=direction * max(8, w.size.width // 3), animate=False)
 
     def plain_text(self) -> str:
         """What is shown, as plain text (for tests and copy)."""

@@ -8,6 +8,7 @@ import time
 
 from rich.console import Group
 from rich.markdown import Markdown as RichMarkdown
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -27,6 +28,15 @@ TYPE_LABEL = {
     "text": "short answer",
     "ordering": "put in order",
 }
+
+
+def _hanging(prefix: Text, body: Text) -> Table:
+    """``prefix`` then ``body``, the body's wrapped lines indented under its first (not back at the card's edge)."""
+    grid = Table.grid(expand=True)
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1)
+    grid.add_row(prefix, body)
+    return grid
 
 
 class _AnswerInput(Input):
@@ -93,6 +103,7 @@ class QuizCard(Vertical, can_focus=True):
         yield Static(id="q-body")
         if self.quiz.type in ("numeric", "text"):
             yield _AnswerInput(placeholder="your answer" + (f" ({self.quiz.unit})" if self.quiz.unit else ""), id="q-input")
+        yield Static(id="q-verdict")
 
     def on_mount(self) -> None:
         self._redraw()
@@ -103,7 +114,6 @@ class QuizCard(Vertical, can_focus=True):
             return  # not composed yet: on_mount draws
         q = self.quiz
         parts: list = [RichMarkdown(q.question, hyperlinks=False)]
-        body = Text()
         answered = self.result is not None
         if q.type in ("single", "multi"):
             for i, c in enumerate(q.choices):
@@ -113,36 +123,41 @@ class QuizCard(Vertical, can_focus=True):
                 style = "bold" if on else ""
                 if answered:
                     style = "green" if c.correct else ("red" if on else "dim")
-                body.append(f"{cur}{i + 1} {box} ", style=style)
-                body.append(c.text, style=style)
+                text = Text(c.text, style=style)
                 if answered:
-                    body.append(f"  {g('check') if c.correct else g('cross')} ", style="green" if c.correct else "red")
-                    body.append(c.explain, style="italic")
-                body.append("\n")
+                    text.append(f"  {g('check') if c.correct else g('cross')} ", style="green" if c.correct else "red")
+                    text.append(c.explain, style="italic")
+                parts.append(_hanging(Text(f"{cur}{i + 1} {box} ", style=style), text))
         elif q.type == "ordering":
             if not answered:
                 for n, i in enumerate(self.presented, 1):
                     used = i in self.order
-                    body.append(f" {n}. {q.items[i].text}\n", style="dim" if used else "")
-                body.append("Your order: ", style="bold")
-                body.append(f" {g('arrow')} ".join(q.items[i].text for i in self.order) or "(press the numbers in order)")
-                body.append("\n")
+                    parts.append(_hanging(Text(f" {n}. ", style="dim" if used else ""),
+                                          Text(q.items[i].text, style="dim" if used else "")))
+                parts.append(_hanging(Text("Your order: ", style="bold"),
+                                      Text(f" {g('arrow')} ".join(q.items[i].text for i in self.order)
+                                           or "(press the numbers in order)")))
             else:
-                body.append("Correct order:\n", style="bold")
+                parts.append(Text("Correct order:", style="bold"))
                 for pos, it in enumerate(q.items):
                     ok = pos < len(self.order) and self.order[pos] == pos
-                    body.append(f" {pos + 1}. {it.text}", style="green" if ok else "yellow")
-                    body.append(f"  {it.explain}\n", style="italic")
+                    text = Text(it.text, style="green" if ok else "yellow")
+                    text.append(f"  {it.explain}", style="italic")
+                    parts.append(_hanging(Text(f" {pos + 1}. ", style="green" if ok else "yellow"), text))
         if self.show_hint and q.hint:
-            body.append(f"Hint: {q.hint}\n", style="cyan")
+            parts.append(_hanging(Text("Hint: ", style="cyan"), Text(q.hint, style="cyan")))
         if self.error:
-            body.append(f"{self.error}\n", style="bold red")
+            parts.append(Text(self.error, style="bold red"))
+        self.query_one("#q-body", Static).update(Group(*parts))
+        # the verdict (or the keys) under the answer box: a widget of its own, so it can be scrolled into view
         if answered:
             r = self.result
-            body.append(f"{g('check') if r.correct else g('cross')} {r.summary}\n", style="bold green" if r.correct else "bold red")
+            mark = f"{g('check') if r.correct else g('cross')} "
+            style = "bold green" if r.correct else "bold red"
+            verdict: list = [_hanging(Text(mark, style=style), Text(r.summary, style=style))]
             if q.explain:
-                body.append(q.explain + "\n", style="italic")
-            body.append("x: try again", style="dim")
+                verdict.append(Text(q.explain, style="italic"))
+            verdict.append(Text("x: try again", style="dim"))
         else:
             keys = {
                 "single": "1-9 or ↑↓ space: choose · enter: submit",
@@ -151,9 +166,8 @@ class QuizCard(Vertical, can_focus=True):
                 "text": "type · enter: submit",
                 "ordering": "press numbers in order · backspace: undo · enter: submit",
             }[q.type]
-            body.append(keys + (" · h: hint" if q.hint else ""), style="dim")
-        parts.append(body)
-        self.query_one("#q-body", Static).update(Group(*parts))
+            verdict = [Text(keys + (" · h: hint" if q.hint else ""), style="dim")]
+        self.query_one("#q-verdict", Static).update(Group(*verdict))
         self.set_class(answered and self.result.correct, "correct")
         self.set_class(answered and not self.result.correct, "wrong")
 
@@ -283,8 +297,14 @@ class QuizCard(Vertical, can_focus=True):
         self.post_message(self.Answered(self, self.quiz, result, time.monotonic() - self.started))
         if self.quiz.type in ("numeric", "text"):
             self.focus(scroll_visible=False)
-        self.call_after_refresh(self.scroll_visible)  # the verdict is under the card's question: bring it into view
+        self.call_after_refresh(self._show_verdict)
+
         return result
+
+    def _show_verdict(self) -> None:
+        """Scroll the verdict (the card's last lines) into view: below the fold after enter on a long card."""
+        if self.is_attached:
+            self.query_one("#q-verdict", Static).scroll_visible(animate=False)
 
     @on(Input.Submitted, "#q-input")
     def _input_submitted(self, event: Input.Submitted) -> None:

@@ -9,14 +9,16 @@ from __future__ import annotations
 from typing import Callable
 
 from rich.markdown import Markdown as RichMarkdown
+from rich.syntax import Syntax
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Static
-from tutor.widgets.rendered import RenderedBlock
+from tutor.widgets.rendered import RenderedBlock, WideBlock
 
 from tutor.course.model import Cell, Prose, Quiz, Step
-from tutor.course.parser import split_prose
+from tutor.course.parser import Fence, split_prose
 
 WidgetFactory = Callable[[object], Widget]
 
@@ -31,6 +33,42 @@ class ProseBlock(RenderedBlock):
     def __init__(self, markdown: str, **kw) -> None:
         super().__init__(RichMarkdown(markdown, code_theme="ansi_dark", hyperlinks=False), **kw)
         self.markdown = markdown
+
+
+class FenceBlock(WideBlock):
+    """A fenced block of the prose (a diagram, a plain-text table): never wrapped. Wider than the reader, it
+    takes focus (tab) and scrolls sideways with right/left; its lines end in a "→" where they continue."""
+
+    DEFAULT_CSS = """
+    FenceBlock { height: auto; padding: 0 2; margin: 0 0 1 0; }
+    FenceBlock:focus { background: $boost; }
+    """
+
+    BINDINGS = [
+        Binding("right", "scroll_sideways(1)", "Scroll", id="fence.scroll-right"),
+        Binding("left", "scroll_sideways(-1)", "Scroll back", show=False, id="fence.scroll-left"),
+    ]
+
+    def __init__(self, fence: Fence, **kw) -> None:
+        lexer = (fence.info.split() or ["text"])[0]
+        code = fence.code.rstrip("\n") or " "
+        text = Syntax(code, lexer, theme="ansi_dark", background_color="default", word_wrap=False).highlight(code)
+        text.rstrip()
+        text.no_wrap = True
+        super().__init__(text, **kw)
+        self.markdown = fence.code  # what a search matches (as ProseBlock.markdown)
+        self.can_focus = False  # until it is wider than the reader
+
+    def on_resize(self) -> None:
+        self.can_focus = self.overflows  # a tab stop only where there is something to scroll to
+
+    def action_scroll_sideways(self, direction: int) -> None:
+        self.scroll_sideways(direction)
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "scroll_sideways":
+            return self.overflows
+        return True
 
 
 class StepView(Vertical):
@@ -70,7 +108,7 @@ class StepView(Vertical):
         out: list = []
         for block in self.step.blocks:
             if isinstance(block, Prose):
-                out.extend(split_prose(block.markdown))
+                out.extend(split_prose(block.markdown, fences=True))
             else:
                 out.append(block)
         return out
@@ -78,6 +116,8 @@ class StepView(Vertical):
     def _widget(self, block) -> Widget | None:
         if isinstance(block, str):
             return ProseBlock(block)
+        if isinstance(block, Fence):
+            return FenceBlock(block)
         if isinstance(block, Prose):
             return ProseBlock(block.markdown)
         if isinstance(block, Cell):
@@ -96,6 +136,8 @@ class StepView(Vertical):
                 return i
             if isinstance(block, str):
                 rows += 1 + sum(len(line) // width + 1 for line in block.splitlines())
+            elif isinstance(block, Fence):
+                rows += 1 + block.code.count("\n")
             elif isinstance(block, Cell):
                 rows += 0 if block.is_hidden else block.code.count("\n") + 4
             else:
@@ -135,7 +177,7 @@ class StepView(Vertical):
         stems, so "scaling" finds "scaled"), or None."""
         stems = [t.lower()[: max(3, len(t) - 2)] for t in terms if t]
         for w in self.children:
-            if isinstance(w, ProseBlock):
+            if isinstance(w, (ProseBlock, FenceBlock)):
                 text = w.markdown
             elif getattr(w, "cell", None) is not None:
                 text = w.cell.code
@@ -151,8 +193,9 @@ class StepView(Vertical):
 
     @staticmethod
     def warm_up_widget() -> Widget:
-        """A small step-title + prose pair, for warming the stylesheet (see ReaderScreen.warm_up)."""
-        return Vertical(Static("warm-up", classes="step-title"), ProseBlock("*warm-up*"), classes="step-view")
+        """A small step title, prose and fenced block, for warming the stylesheet (see ReaderScreen.warm_up)."""
+        return Vertical(Static("warm-up", classes="step-title"), ProseBlock("*warm-up*"),
+                        FenceBlock(Fence("text", "warm-up")), classes="step-view")
 
     def block_widths(self) -> dict[type, int]:
         """The content width of each kind of text block shown in this view (a view on screen)."""

@@ -24,6 +24,8 @@ _UNICODE = {
     "check": "✓",
     "cross": "✗",
     "cut": "…",
+    "more_right": "→",  # a line continues past the right edge (it scrolls sideways)
+    "more_left": "←",
 }
 _ASCII = {
     "not_started": "o",
@@ -40,6 +42,8 @@ _ASCII = {
     "check": "+",
     "cross": "x",
     "cut": ">",
+    "more_right": ">",
+    "more_left": "<",
 }
 
 

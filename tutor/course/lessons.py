@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from tutor.course.model import Course, Lesson, Problem
+from tutor.course.model import Course, Lesson, Problem, Quiz
 
 
 def read_lesson(course: Course, lesson_id: str) -> Lesson:
@@ -50,27 +50,40 @@ _STEP_REF = re.compile(r"\bsteps? (\d+)\b", re.IGNORECASE)
 
 
 def step_reference_problems(lesson: Lesson, file: str) -> list[Problem]:
-    """Warnings for a "step N" in the prose that points to no step: the lesson numbers its steps in their
-    headings (``## 3. Title``) and has no step N, or it numbers none (the app then counts the introduction as
-    step 1, and the prose's numbers drift)."""
+    """Warnings for a "step N" in the prose, or in a quiz's question, choices, hint and explanations, that points
+    to no step: the lesson numbers its steps in their headings (``## 3. Title``) and has no step N, or it numbers
+    none (the app then counts the introduction as step 1, and the prose's numbers drift)."""
     numbers = {s.number for s in lesson.steps if s.number is not None}
     out: list[Problem] = []
+
+    def check(text: str | None, line: int, where: str = "") -> None:
+        for i, row in enumerate((text or "").splitlines()):
+            for m in _STEP_REF.finditer(row):
+                n = int(m.group(1))
+                if n == 0 or n >= 100:  # "step 0" of a training loop, "step 999" of a sampler: no lesson step
+                    continue
+                if not numbers:
+                    why = ("its headings carry no numbers (write '## 3. Title' so the prose and the app count "
+                           "steps the same way)")
+                elif n not in numbers:
+                    why = f"this lesson's numbered steps are {min(numbers)}-{max(numbers)}"
+                else:
+                    continue
+                out.append(Problem(file, line + (0 if where else i),
+                                   f"'{m.group(0)}'{where} points to no step: {why}", "warning"))
+
     for step in lesson.steps:
         for block in step.blocks:
-            text = getattr(block, "markdown", None)
-            if text is None:
+            if isinstance(block, Quiz):
+                where = f" (in quiz {block.id})"
+                check(block.question, block.line, where)
+                check(block.hint, block.line, where)
+                check(block.explain, block.line, where)
+                for c in [*block.choices, *block.items]:
+                    check(c.text, block.line, where)
+                    check(c.explain, block.line, where)
                 continue
-            for i, line in enumerate(text.splitlines()):
-                for m in _STEP_REF.finditer(line):
-                    n = int(m.group(1))
-                    if n == 0 or n >= 100:  # "step 0" of a training loop, "step 999" of a sampler: no lesson step
-                        continue
-                    if not numbers:
-                        why = ("its headings carry no numbers (write '## 3. Title' so the prose and the app count "
-                               "steps the same way)")
-                    elif n not in numbers:
-                        why = f"this lesson's numbered steps are {min(numbers)}-{max(numbers)}"
-                    else:
-                        continue
-                    out.append(Problem(file, block.line + i, f"'{m.group(0)}' points to no step: {why}", "warning"))
+            text = getattr(block, "markdown", None)
+            if text is not None:
+                check(text, block.line)
     return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -527,23 +528,43 @@ def _check_lesson(lesson: Lesson, err) -> None:
             err(c.line, f"cell {c.id}: an exercise cannot also be a check or solution")
 
 
-def split_prose(markdown: str, max_lines: int = 12) -> list[str]:
+@dataclass(frozen=True)
+class Fence:
+    """A top-level fenced block of prose (a diagram, a plain-text table, code that is not a cell)."""
+    info: str  # the fence's language ("text", "python", ...) or ""
+    code: str
+
+
+def split_prose(markdown: str, max_lines: int = 12, fences: bool = False) -> list:
     """Split prose into pieces of whole top-level blocks (paragraphs, lists, tables, quotes, fences), each about
     ``max_lines`` source lines or fewer unless one block is longer; the reader lays out the first pieces of a
-    step before the rest. Joining the pieces with blank lines renders as the original."""
+    step before the rest. Joining the pieces with blank lines renders as the original. With ``fences``, each
+    top-level fenced block is a piece of its own, a :class:`Fence` (the reader scrolls it sideways, unwrapped)."""
     lines = markdown.splitlines()
-    starts: list[tuple[int, int]] = []
+    blocks: list[tuple[int, int, object]] = []  # start, end, the fence token (with fences=True) or None
     for tok in _md().parse(markdown):
         if tok.level == 0 and tok.map is not None and tok.nesting in (0, 1):
-            starts.append((tok.map[0], tok.map[1]))
-    if len(starts) <= 1:
+            blocks.append((tok.map[0], tok.map[1], tok if fences and tok.type == "fence" else None))
+    if len(blocks) <= 1 and not any(f is not None for _a, _b, f in blocks):
         return [markdown]
-    pieces: list[str] = []
-    cur_start, cur_end = starts[0]
-    for a, b in starts[1:]:
-        if b - cur_start > max_lines:
-            pieces.append("\n".join(lines[cur_start:cur_end]).strip("\n"))
-            cur_start = a
-        cur_end = b
-    pieces.append("\n".join(lines[cur_start:cur_end]).strip("\n"))
-    return [p for p in pieces if p.strip()] or [markdown]
+    pieces: list = []
+    cur: list[int] | None = None  # the start and end line of the piece being gathered
+
+    def flush() -> None:
+        if cur is not None:
+            pieces.append("\n".join(lines[cur[0]:cur[1]]).strip("\n"))
+
+    for a, b, fence in blocks:
+        if fence is not None:
+            flush()
+            cur = None
+            pieces.append(Fence((fence.info or "").strip(), fence.content))
+        elif cur is None:
+            cur = [a, b]
+        elif b - cur[0] > max_lines:
+            flush()
+            cur = [a, b]
+        else:
+            cur[1] = b
+    flush()
+    return [p for p in pieces if isinstance(p, Fence) or p.strip()] or [markdown]

@@ -15,7 +15,8 @@ KEY_WIDTH = 16  # the key column, the same in every section
 
 # readable names of the widgets whose keys help lists when they (or a child of theirs) have focus
 # (the course's own widgets: a list's or an editor's generic keys would bury them)
-WIDGET_NAMES = {"CodeCell": "Code cell", "QuizCard": "Question", "_AnswerInput": "Answer box", "LessonChip": "Lesson"}
+WIDGET_NAMES = {"CodeCell": "Code cell", "QuizCard": "Question", "_AnswerInput": "Answer box", "LessonChip": "Lesson",
+                "FenceBlock": "Wide diagram or text block"}
 
 
 def _key(k: str) -> str:

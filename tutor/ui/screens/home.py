@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,6 +18,8 @@ from tutor.widgets.key_bar import KeyBar
 
 log = logging.getLogger(__name__)
 
+
+TITLE_WIDTH = 40  # the title column of the lesson list; a longer title ends in "…" (the detail below has it all)
 
 class HomeScreen(Screen):
     """The course home."""
@@ -69,7 +73,8 @@ class HomeScreen(Screen):
                 t = Text()
                 t.append(f" {mark} ", style="bold" if status != "not_started" else "")
                 t.append(f"{lid} ", style="bold")
-                t.append(f"{e.title:<40.40}", style="" if written else "dim")
+                title = e.title if len(e.title) <= TITLE_WIDTH else e.title[:TITLE_WIDTH - 1] + g("cut")
+                t.append(f"{title:<{TITLE_WIDTH}}", style="" if written else "dim")  # the detail shows it all
                 t.append(f" {stars(e.difficulty)}", style="yellow")
                 t.append("  ")
                 t.append(STATUS_LABEL[status] if written else "not written yet", style="green" if status == "done" else ("cyan" if status == "in_progress" else "dim"))
@@ -143,13 +148,15 @@ class HomeScreen(Screen):
         t.append(f"  ·  {e.topic}  ·  difficulty {e.difficulty}/5")
         if les:
             t.append(f"  ·  {les.minutes} min, {len(les.steps)} steps")
-        t.append("\nKey content: ", style="bold")
-        t.append(", ".join(e.key_content))
+        # labelled lines: a wrapped line stays under its value, not under the label
+        rows = Table.grid()
+        rows.add_column(no_wrap=True, style="bold")
+        rows.add_column(ratio=1)
+        rows.add_row("Key content: ", ", ".join(e.key_content))
         paths = [p.title for p in self.app.course.paths if lid in p.lessons and p.id != "complete"]
         if paths:
-            t.append("\nOn paths: ", style="bold")
-            t.append(", ".join(paths))
-        detail.update(t)
+            rows.add_row("On paths: ", ", ".join(paths))
+        detail.update(Group(t, rows))
 
     def _parse_lesson(self, lid: str) -> None:
         """Parse lesson ``lid`` in a worker thread (its details follow: ``on_worker_state_changed``)."""

@@ -1,6 +1,8 @@
 """Learning paths: the four recommended ones with duration, sequence and progress, and a custom path."""
 from __future__ import annotations
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -95,19 +97,24 @@ class PathsScreen(Screen):
             t.append(f"  ·  {duration}  ·  {n_written}/{len(lessons)} written")
             if pid == active:
                 t.append("  (active)", style="bold magenta")
-            t.append("\n   ")
+            chain = Text()
             for i, lid in enumerate(lessons):
                 st = app.session.lesson_status(lid, states)
                 if not course.is_written(lid):  # not written yet: dim, with a mark that reads without colour
-                    t.append(f"{lid}{UNWRITTEN}", style="dim")
+                    chain.append(f"{lid}{UNWRITTEN}", style="dim")
                 else:
-                    t.append(f"{lid}{g(st) if st != 'not_started' else ''}", style="green" if st == "done" else ("cyan" if st == "in_progress" else ""))
+                    chain.append(f"{lid}{g(st) if st != 'not_started' else ''}", style="green" if st == "done" else ("cyan" if st == "in_progress" else ""))
                 if i < len(lessons) - 1:
-                    t.append(f" {g('arrow')} ", style="dim")
+                    chain.append(f" {g('arrow')} ", style="dim")
             frac = len(done) / len(lessons) if lessons else 0
-            t.append(f"\n   {bar(frac, width)} {len(done)}/{len(lessons)} done")
-            t.append(f"\n   {summary}", style="dim")
-            ol.add_option(Option(t, id=f"path-{pid}"))
+            # the lines under the title keep their indent when they wrap (a grid: indent | text)
+            rows = Table.grid(expand=True)
+            rows.add_column(width=3, no_wrap=True)
+            rows.add_column(ratio=1)
+            rows.add_row("", chain)
+            rows.add_row("", Text(f"{bar(frac, width)} {len(done)}/{len(lessons)} done"))
+            rows.add_row("", Text(summary, style="dim"))
+            ol.add_option(Option(Group(t, rows), id=f"path-{pid}"))
             ol.add_option(None)
         ol.highlighted = keep if keep is not None else 0
         top = Text()
@@ -121,6 +128,10 @@ class PathsScreen(Screen):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.action_choose()
+
+    def on_screen_suspend(self) -> None:
+        if self not in self.app.screen_stack:  # left (not covered by help): its toasts must not sit over a lesson
+            self.app.clear_notifications()
 
     def action_choose(self) -> None:
         pid = self._selected()

@@ -23,6 +23,11 @@ from tutor.widgets.step_view import StepView
 
 log = logging.getLogger(__name__)
 
+# the table of steps (30 columns) is open by default from this terminal width on, where the text beside it still
+# holds the course's diagrams (up to ~110 columns) whole; below it, t opens it (and a chosen step closes it again),
+# so at 120 columns every diagram fits, and at 80 the text keeps the whole width
+TOC_MIN_WIDTH = 140
+
 
 def run_summary(done: dict[str, str], runnable: int, gpu_skipped: int, seconds: float) -> str:
     """The line A ends with: 'Run all done: 7 of 7 cells ran (5 ok; exercises: 1 passed, 1 failed), 1 skipped
@@ -62,7 +67,8 @@ class ReaderScreen(PaintOnceScreen):  # painted once each time a lesson opens (t
         Binding("a", "run_step", "Run step", id="reader.run-step"),
         Binding("A", "run_lesson", "Run all", show=False, id="reader.run-lesson"),
         Binding("ctrl+k", "restart_kernel", "Restart kernel", show=False, id="reader.restart-kernel"),
-        Binding("tab", "app.focus_next", "Next item", show=False, id="reader.focus-next"),
+        Binding("tab", "app.focus_next", "Next item (cell, question, wide diagram)", show=False,
+                id="reader.focus-next"),
         Binding("b", "bookmark", "Bookmark", show=False, id="reader.bookmark"),
         Binding("w", "note", "Note", show=False, id="reader.note"),
         Binding("K", "ask", "Ask", show=False, id="reader.ask"),
@@ -91,6 +97,7 @@ class ReaderScreen(PaintOnceScreen):  # painted once each time a lesson opens (t
         self._reveal: tuple[str, ...] = ()  # words of a search to scroll into view once the step is in
         self.revealed: Widget | None = None  # the block last scrolled into view for a search
         self._progress = ""  # "running cell i of n" while A runs the whole lesson
+        self._wide: bool | None = None  # the terminal was at least TOC_MIN_WIDTH wide (at the last resize)
         if lesson is not None:
             self._set_lesson(lesson, step_id)
 
@@ -120,7 +127,7 @@ class ReaderScreen(PaintOnceScreen):  # painted once each time a lesson opens (t
             # not reflow when it appears; an invisible widget is not rendered)
             toc = OptionList(id="toc")
             toc.visible = False
-            toc.display = self.app.size.width >= 100
+            toc.display = self._wide = self.app.size.width >= TOC_MIN_WIDTH
             yield toc
             with VerticalScroll(id="step-scroll"):
                 if self.lesson is not None:
@@ -210,6 +217,8 @@ class ReaderScreen(PaintOnceScreen):  # painted once each time a lesson opens (t
             view.mount_rest()
         if self._reveal:
             self.call_after_refresh(self._do_reveal)
+        if self.paints == 1:  # the key bar was filled in the layout pass that _refresh_layout counts as painted
+            self.query_one(KeyBar).refresh()
         self._fill_toc()
         if self._kernel_pending:
             self._kernel_pending = False
@@ -663,5 +672,12 @@ class ReaderScreen(PaintOnceScreen):  # painted once each time a lesson opens (t
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option_list.id == "toc" and event.option.id:
             self.show_step(int(event.option.id.split("-")[1]))
-            if self.app.size.width < 100:
+            if self.app.size.width < TOC_MIN_WIDTH:
                 event.option_list.display = False
+
+    def on_resize(self, event) -> None:
+        """Crossing TOC_MIN_WIDTH opens or closes the table of steps (t still toggles it at any width)."""
+        wide = event.size.width >= TOC_MIN_WIDTH
+        if self._wide is not None and wide != self._wide:
+            self.query_one("#toc", OptionList).display = wide
+        self._wide = wide
