@@ -69,14 +69,15 @@ def test_vllm_command_line(tmp_path, fm_tiny):
     assert "--max-model-len 512" in s and "--tensor-parallel-size 2" in s and "--enforce-eager" in s
     assert "--enable-lora --lora-modules tutor=/a/tutor" in s and "--dtype" not in s
     assert engines.engine_env("vllm", resolve_model("fm-tiny"), cfg, GPU) == {"VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True"}
-    # the same builder without GPUs: vLLM's CPU build, a CPU dtype, no GPU flags, the KV cache in the environment
+    # the same builder without GPUs: vLLM's CPU build, a CPU dtype, no GPU flags, the KV cache sized in bytes
     cpu = build_command("vllm", resolve_model("fm-tiny"), host="127.0.0.1", port=8123, cfg=cfg,
                         served_name="fm-tiny", gpus=[])
     c = " ".join(cpu)
     assert cpu[:15] == cmd[:15] and "--dtype float32" in c
+    # 512 positions x 32 requests, K and V, 4 layers, 2 KV heads of 32, fp32 = 32 MB (vLLM's CPU default: 4 GiB)
+    assert f"--kv-cache-memory-bytes {2 * 4 * 2 * 32 * 4 * 512 * 32}" in c
     assert not any(f in c for f in ("--gpu-memory-utilization", "--tensor-parallel-size", "--enforce-eager"))
-    assert engines.engine_env("vllm", resolve_model("fm-tiny"), cfg, []) == {
-        "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True", "VLLM_CPU_KVCACHE_SPACE": "1"}
+    assert engines.engine_env("vllm", resolve_model("fm-tiny"), cfg, []) == {"VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True"}
     tcmd = " ".join(build_command("transformers", resolve_model("fm-tiny"), host="127.0.0.1", port=1,
                                   cfg=cfg, served_name="x", gpus=[]))
     assert "serve" in tcmd and "--device cpu" in tcmd and "--host 127.0.0.1 --port 1" in tcmd
@@ -106,7 +107,7 @@ def test_gpu_lock_is_exclusive(tmp_path):
 
 
 def test_vllm_cpu_kv_cache_and_lora_rank_are_sized(tmp_path, fm_tiny, monkeypatch):
-    """VLLM_CPU_KVCACHE_SPACE (GiB) follows the model, context and batch (vLLM's own default is 4 GiB); a LoRA
+    """vLLM's CPU KV cache (bytes) follows the model, context and batch (vLLM's own default is 4 GiB); a LoRA
     adapter of rank above vLLM's default 16 raises --max-lora-rank to the next value vLLM accepts; FM_TUTOR_VLLM_BIN
     may name another venv's python or its `vllm` script (the python beside it then runs the server module)."""
     big = ResolvedModel("big", tmp_path / "big", "dir")
@@ -116,9 +117,9 @@ def test_vllm_cpu_kv_cache_and_lora_rank_are_sized(tmp_path, fm_tiny, monkeypatc
                                                       "max_position_embeddings": 8192}))
     cfg = load_config(tmp_path / "none.toml", env={"FM_TUTOR_MAX_MODEL_LEN": "4096", "FM_TUTOR_MAX_BATCH": "8"})
     # 2 x 32 layers x 8 heads x 128 x 2 bytes = 128 KB a token; 4096 x 8 tokens = 4 GiB
-    assert engines.engine_env("vllm", big, cfg, []) == {"VLLM_CPU_KVCACHE_SPACE": "4"}
-    assert "--dtype bfloat16" in " ".join(build_command("vllm", big, host="h", port=1, cfg=cfg,
-                                                        served_name="x"))
+    assert engines.engine_env("vllm", big, cfg, []) == {}
+    big_cmd = " ".join(build_command("vllm", big, host="h", port=1, cfg=cfg, served_name="x"))
+    assert "--dtype bfloat16" in big_cmd and f"--kv-cache-memory-bytes {4 * 2**30}" in big_cmd
     assert engines.engine_env("transformers", big, cfg, []) == {}
     ad = tmp_path / "ad"
     ad.mkdir()

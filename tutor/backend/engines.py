@@ -158,17 +158,13 @@ def _lora_rank(paths: list[str]) -> int | None:
 
 
 def engine_env(engine: str, model: ResolvedModel, cfg: Config, gpus: list[GpuInfo] | None = None) -> dict[str, str]:
-    """Environment the engine is started with, besides the argv. vLLM's CPU build: its KV cache in GiB
-    (VLLM_CPU_KVCACHE_SPACE, sized for the model, context and batch like the GPU's; its default is 4 GiB);
-    with LoRA modules, adapters may also be loaded at run time (tutor.runtime.serve_adapter)."""
+    """Environment the engine is started with, besides the argv and the API key: with LoRA modules, vLLM may also
+    load adapters at run time (tutor.runtime.serve_adapter)."""
     env: dict[str, str] = {}
     if engine != "vllm":
         return env
     if cfg.gpu.lora_modules:
         env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"
-    if not gpus:
-        plan = kv_plan(model, cfg, dtype_bytes=_DTYPE_BYTES[_cpu_dtype(model)])
-        env["VLLM_CPU_KVCACHE_SPACE"] = str(max(1, math.ceil(plan.kv_bytes / 2**30)))
     return env
 
 
@@ -196,8 +192,11 @@ def build_command(engine: str, model: ResolvedModel, *, host: str, port: int, cf
                     "--tensor-parallel-size", str(g.tensor_parallel_size)]
             if g.enforce_eager:
                 cmd.append("--enforce-eager")
-        else:  # vLLM's CPU build: one CPU "device", its cache sized by VLLM_CPU_KVCACHE_SPACE
-            cmd += ["--dtype", _cpu_dtype(model)]
+        else:  # vLLM's CPU build: its KV cache in bytes, sized for the model, context and batch (its default, and
+            # the legacy VLLM_CPU_KVCACHE_SPACE, count whole GiB: 4 GiB, or 1 at least, for fm-tiny's 32 MB)
+            dtype = _cpu_dtype(model)
+            plan = kv_plan(model, cfg, dtype_bytes=_DTYPE_BYTES[dtype])
+            cmd += ["--dtype", dtype, "--kv-cache-memory-bytes", str(plan.kv_bytes)]
         if g.lora_modules:
             cmd += ["--enable-lora"]
             rank = _lora_rank(list(g.lora_modules.values()))
