@@ -96,7 +96,12 @@ def test_health_and_the_progress_shown_while_loading(served):
     assert "--api-key" not in argv and ep.api_key not in argv  # the key is in its environment (VLLM_API_KEY)
     if not srv.cuda_probe():  # vLLM's CPU build: a CPU dtype, and a KV cache sized for fm-tiny (32 MB, not 4 GiB)
         assert "--dtype float32" in argv and "--gpu-memory-utilization" not in argv
-        assert "--kv-cache-memory-bytes 33554432" in argv or MODEL != "fm-tiny"
+        from tutor.backend.engines import kv_plan
+        from tutor.core.config import resolve_model
+
+        plan = kv_plan(resolve_model(MODEL), srv.config, dtype_bytes=4)
+        assert f"--kv-cache-memory-bytes {plan.kv_bytes}" in argv
+        assert plan.kv_bytes <= 64 * 2**20 or MODEL != "fm-tiny"  # MBs for fm-tiny, not vLLM's GiB default
 
 
 def test_the_api_key_is_enforced(served):
