@@ -308,7 +308,7 @@ class ReaderScreen(PaintOnceScreen):  # painted once each time a lesson opens (t
             for w in self._retired:
                 w.display = False
             view.display = True
-            self._step_ready(view)
+            self._view = view
         else:
             scroll.remove_children()
             self._retired = []
@@ -316,10 +316,18 @@ class ReaderScreen(PaintOnceScreen):  # painted once each time a lesson opens (t
             scroll.mount(self._step_view(index))
         scroll.scroll_home(animate=False)
         self._step_shown(index)
-        self.query_one("#topbar", Static).update(self._top_text())
+        topbar = self.query_one("#topbar", Static)
+        topbar.update(self._top_text())
         # the table of steps follows right after the step's paint (_painted refills it with the highlight on this
         # step): moving its highlight now would repaint the whole table in the same frame as the step
         scroll.focus()
+        if view is not None:
+            # laid out and painted now, with the top bar, not after the widgets' Layout messages and the screen's
+            # update timer (else as when a step is composed: painted on the next refresh)
+            if self.layout_now(topbar):
+                self._painted(view)
+            else:
+                self._step_ready(view)
 
     # ------------------------------------------------------------------ cells
     def _start_kernel(self) -> bool:
