@@ -105,6 +105,38 @@ async def test_the_next_step_is_prepared_hidden_and_n_swaps_it_in(tmp_path):
         assert set(app.store.lesson_state("02").steps_seen) >= {s.id for s in lesson.steps[:4]}
 
 
+async def test_n_paints_the_prepared_step_at_once_and_moves_the_steps_table_without_refilling_it(tmp_path):
+    """`n` on a prepared step lays out and paints the screen in its handler (not on a later update tick); the table
+    of steps keeps its options (the step newly seen gets its check) and moves its highlight to the step shown."""
+    from tutor.core.glyphs import g
+
+    course = load_course()
+    lesson = course.lesson("02")
+    app = TutorApp(course=course, store=ProgressStore(tmp_path / "p.db"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        reader = await _prebuilt(app, pilot)
+        app.open_lesson("02", lesson.steps[0].id)
+        toc = reader.query_one("#toc", OptionList)
+        assert await wait_for(pilot, lambda: reader.paints >= 1 and reader.next_prepared()
+                              and toc.option_count == len(lesson.steps))
+        for i in (1, 2):
+            options = list(toc.options)
+            assert not toc.get_option_at_index(i).prompt.plain.startswith(g("check"))
+            before = reader.paints
+            reader.action_next_step()
+            assert reader.paints == before + 1  # painted before the handler returned
+            assert reader.index == i and toc.highlighted == i
+            assert all(a is b for a, b in zip(toc.options, options)) and toc.option_count == len(options)
+            assert toc.get_option_at_index(i).prompt.plain.startswith(g("check"))
+            assert f"step {i}" in widget_text(reader.query_one("#topbar", Static))
+            assert await wait_for(pilot, lambda: reader.next_prepared())
+        # another lesson: its own steps in the table
+        app.open_lesson("01", course.lesson("01").steps[0].id)
+        assert await wait_for(pilot, lambda: reader.lesson.id == "01" and reader.paints >= 4
+                              and toc.option_count == len(course.lesson("01").steps))
+        assert toc.highlighted == 0
+
+
 LONG = """---
 id: "91"
 title: Long step

@@ -10,6 +10,8 @@ Textual
 - ``Screen._refresh_layout(size, scroll)``: :class:`tutor.ui.screens.paint.PaintOnceScreen` overrides it (the reader, the dashboard)
   to mark the screen painted after its own layout pass, so the resume handler's full repaint is not done twice.
 - ``Screen._repaint_required``: that pending full-repaint request.
+- ``Screen._refresh_layout()`` is also called directly by :meth:`PaintOnceScreen.layout_now` (the reader's `n`): the
+  layout and paint done at once instead of after the messages and the update timer that would lead to them.
 - ``Screen._dirty_widgets``: the widgets whose repaint regions the next layout pass paints; PaintOnceScreen adds itself
   (its whole region, which the resume handler's refresh marked) so that its layout pass paints all of it. Without
   that, a layout pass paints only the widgets whose place changed, and whatever the previous screen left in the
@@ -63,6 +65,14 @@ def paint_whole_screen_in_layout(screen: Any) -> None:
     the region a ``refresh()`` of the screen marks for repaint)."""
     screen.refresh()  # the whole region marked (public API; the repaint request it sets is cleared after the pass)
     screen._dirty_widgets.add(screen)
+
+
+def layout_and_paint(screen: Any, repaint: tuple = ()) -> None:
+    """Lay out and paint ``screen`` now (Textual's ``Screen._refresh_layout``: a full reflow, then the regions it
+    changed are painted), rather than on its next update tick; the widgets in ``repaint`` (whose content changed
+    but not their place) are painted in the same pass (added to ``Screen._dirty_widgets``)."""
+    screen._dirty_widgets.update(repaint)
+    screen._refresh_layout()
 
 
 def clear_repaint_request(screen: Any) -> None:

@@ -93,6 +93,8 @@ class ReaderScreen(PaintOnceScreen):  # painted once each time a lesson opens (t
         self._next_ready = False  # composed and its text rendered
         self._widths: tuple = (None, {})  # (app size, {block type: content width}) of the steps shown so far
         self._retired: list[Widget] = []
+        self._toc_lesson: Lesson | None = None  # the lesson the table of steps holds, and its options' texts
+        self._toc_plain: list[str] = []
         self.paints = 0  # lessons/steps painted so far (`fm-tutor bench reader` waits on it)
         self._reveal: tuple[str, ...] = ()  # words of a search to scroll into view once the step is in
         self.revealed: Widget | None = None  # the block last scrolled into view for a search
@@ -277,9 +279,19 @@ class ReaderScreen(PaintOnceScreen):  # painted once each time a lesson opens (t
         ]
 
     def _fill_toc(self) -> None:
+        """The table of steps, its highlight on the step shown. Filled anew for another lesson; for the same one
+        only the options whose text changed (a step newly seen gets its check) are replaced and the highlight
+        moves (refilling it after every step re-measured and re-rendered the whole table)."""
         toc = self.query_one("#toc", OptionList)
-        toc.clear_options()
-        toc.add_options(self._toc_options())
+        options = self._toc_options()
+        if self._toc_lesson is self.lesson and toc.option_count == len(options) == len(self._toc_plain):
+            for i, (shown, option) in enumerate(zip(self._toc_plain, options)):
+                if shown != option.prompt.plain:
+                    toc.replace_option_prompt_at_index(i, option.prompt)
+        else:
+            toc.clear_options()
+            toc.add_options(options)
+        self._toc_lesson, self._toc_plain = self.lesson, [o.prompt.plain for o in options]
         toc.highlighted = self.index
         toc.visible = True
 
@@ -317,7 +329,7 @@ class ReaderScreen(PaintOnceScreen):  # painted once each time a lesson opens (t
             for w in self._retired:
                 w.display = False
             view.display = True
-            self._step_ready(view)
+            self._view = view
         else:
             scroll.remove_children()
             self._retired = []
@@ -325,10 +337,18 @@ class ReaderScreen(PaintOnceScreen):  # painted once each time a lesson opens (t
             scroll.mount(self._step_view(index))
         scroll.scroll_home(animate=False)
         self._step_shown(index)
-        self.query_one("#topbar", Static).update(self._top_text())
+        topbar = self.query_one("#topbar", Static)
+        topbar.update(self._top_text())
         # the table of steps follows right after the step's paint (_painted refills it with the highlight on this
         # step): moving its highlight now would repaint the whole table in the same frame as the step
         scroll.focus()
+        if view is not None:
+            # laid out and painted now, with the top bar, not after the widgets' Layout messages and the screen's
+            # update timer (else as when a step is composed: painted on the next refresh)
+            if self.layout_now(topbar):
+                self._painted(view)
+            else:
+                self._step_ready(view)
 
     # ------------------------------------------------------------------ cells
     def _start_kernel(self) -> bool:
