@@ -11,7 +11,6 @@ import itertools
 import json
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 

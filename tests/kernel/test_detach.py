@@ -181,7 +181,6 @@ def test_cull_kills_kernels_detached_too_long(base):
         k.wait_ready(60)
     pids = [k.pid for k in ks]
     p1.detach_all()
-    entries = reg.read(Path(d))
     with reg.locked(Path(d)) as (entries, save):  # 05 was detached an hour ago
         entries["05"]["detached_at"] -= 3600
         save(entries)

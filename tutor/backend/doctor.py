@@ -284,7 +284,7 @@ def diagnose(content_root: Path | None = None, *, cuda_probe: Callable[[], list]
         add(Check("model", "config", FAIL, str(e)))
     rep.model_card = models.card("fm-tiny")
     try:
-        builtin = resolve_model("fm-tiny")
+        resolve_model("fm-tiny")  # raises ModelNotFound when the built-in model is missing
         c = rep.model_card or {}
         desc = (f"{c.get('parameters', 0):,} parameters, {c.get('training_tokens', 0):,} training tokens, "
                 f"final loss {c.get('final_loss', '?')}, {c.get('size_bytes', 0) / 1e6:.1f} MB") if c else "no card"
