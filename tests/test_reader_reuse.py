@@ -26,6 +26,14 @@ async def _prebuilt(app, pilot) -> ReaderScreen:
     return app.reader_screen()
 
 
+async def _lesson_02_with_the_next_step_prepared(app, pilot, lesson) -> ReaderScreen:
+    """The prebuilt reader, lesson 02 open at its first step, painted, and its second step prepared."""
+    reader = await _prebuilt(app, pilot)
+    app.open_lesson("02", lesson.steps[0].id)
+    assert await wait_for(pilot, lambda: reader.paints >= 1 and reader.next_prepared())
+    return reader
+
+
 async def test_reader_is_prebuilt_off_screen_and_reused_across_lessons(tmp_path):
     course = load_course()
     app = TutorApp(course=course, store=ProgressStore(tmp_path / "p.db"))
@@ -81,9 +89,7 @@ async def test_the_next_step_is_prepared_hidden_and_n_swaps_it_in(tmp_path):
     lesson = course.lesson("02")
     app = TutorApp(course=course, store=ProgressStore(tmp_path / "p.db"))
     async with app.run_test(size=(120, 40)) as pilot:
-        reader = await _prebuilt(app, pilot)
-        app.open_lesson("02", lesson.steps[0].id)
-        assert await wait_for(pilot, lambda: reader.paints >= 1 and reader.next_prepared())
+        reader = await _lesson_02_with_the_next_step_prepared(app, pilot, lesson)
         for i in range(1, 4):
             prepared = [v for v in reader.query(StepView) if not v.display]
             assert len(prepared) == 1 and prepared[0].step.id == lesson.steps[i].id
@@ -114,11 +120,9 @@ async def test_n_paints_the_prepared_step_at_once_and_moves_the_steps_table_with
     lesson = course.lesson("02")
     app = TutorApp(course=course, store=ProgressStore(tmp_path / "p.db"))
     async with app.run_test(size=(120, 40)) as pilot:
-        reader = await _prebuilt(app, pilot)
-        app.open_lesson("02", lesson.steps[0].id)
+        reader = await _lesson_02_with_the_next_step_prepared(app, pilot, lesson)
         toc = reader.query_one("#toc", OptionList)
-        assert await wait_for(pilot, lambda: reader.paints >= 1 and reader.next_prepared()
-                              and toc.option_count == len(lesson.steps))
+        assert await wait_for(pilot, lambda: toc.option_count == len(lesson.steps))
         for i in (1, 2):
             options = list(toc.options)
             assert not toc.get_option_at_index(i).prompt.plain.startswith(g("check"))

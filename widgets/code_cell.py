@@ -364,12 +364,9 @@ class CodeCell(Vertical, can_focus=True):
         ta.read_only = not editing
         ta.can_focus = editing
         ta.set_class(editing, "-editing")
-        if editing:
-            if new:  # mounted just now: focus it once it is in the DOM
-                self.call_after_refresh(ta.focus)
-            else:
-                ta.focus()
-        else:
+        if editing and not new:  # a new editor takes the focus itself once mounted (_CellTextArea.on_mount)
+            ta.focus()
+        elif not editing:
             self._flush_edit()
             self.focus()
         self._refresh_header()
