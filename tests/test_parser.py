@@ -1,6 +1,7 @@
 """The one parser and validator: valid lessons, broken lessons (every error has a line), fuzzing."""
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
 
@@ -157,6 +158,30 @@ def test_validator_catches_cross_references(fixture_course):
     assert any("prerequisite cycle" in m for m in msgs)
     assert any("unknown lesson '99'" in m and "course.toml:" in m for m in msgs)
     assert any("stray.md:1: warning: lesson file is not listed" in m for m in msgs)
+
+
+def test_validator_checks_the_tutor_modules_and_names_a_cell_imports(fixture_course):
+    torch_before = "torch" in sys.modules
+    lesson = fixture_course / "lessons" / "01_Foundation_Model_Paradigm.md"
+    good = ("from tutor.runtime import load_model, complete\nfrom tutor.course.model import Prose\n"
+            "import tutor.core.procs\nfrom tutor import course\n")
+    bad = ("from tutor.server import free_port\nfrom tutor.runtime import no_such_helper\n"
+           "import tutor.nothing_here\n")
+    fence = '```python id="sqrt-two"'
+    assert fence in GOOD
+    lesson.write_text(GOOD.replace(fence + "\n", fence + "\n" + good, 1))
+    _, problems = validate_course(fixture_course)
+    assert [str(p) for p in problems if "imports" in p.message] == []
+    lesson.write_text(GOOD.replace(fence + "\n", fence + "\n" + bad, 1))
+    _, problems = validate_course(fixture_course)
+    msgs = [str(p) for p in problems if p.severity == "error"]
+    line = GOOD.split("\n").index(next(x for x in GOOD.split("\n") if x.startswith(fence))) + 1
+    assert msgs == [
+        f"{lesson}:{line + 1}: cell sqrt-two: imports tutor.server, which this version of fm-tutor does not have",
+        f"{lesson}:{line + 2}: cell sqrt-two: imports no_such_helper from tutor.runtime, which does not define it",
+        f"{lesson}:{line + 3}: cell sqrt-two: imports tutor.nothing_here, which this version of fm-tutor does not have",
+    ]
+    assert torch_before or "torch" not in sys.modules  # found without importing the kernel-side runtime
 
 
 def test_check_cli_exit_codes(fixture_course, capsys):

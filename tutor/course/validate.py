@@ -1,6 +1,8 @@
 """The one validator: a course directory -> a list of problems (``file:line: message``)."""
 from __future__ import annotations
 
+import ast
+import importlib.util
 from pathlib import Path
 
 from tutor.course.loader import load_course_checked
@@ -19,6 +21,7 @@ def validate_course(root: Path | None = None) -> tuple[Course | None, list[Probl
             continue
         lesson = course.lesson(lid)
         problems.extend(lesson.problems)
+        problems.extend(_tutor_imports(lesson))
         if lesson.steps or not lesson.errors:
             lessons[lid] = lesson
 
@@ -67,4 +70,90 @@ def _cycles(course: Course, lessons: dict[str, Lesson]) -> list[Problem]:
     for n in graph:
         if n not in state:
             visit(n, [])
+    return out
+
+
+def _module_source(name: str) -> tuple[Path | None, bool]:
+    """The source file of a ``tutor`` module and whether it is a package, found without importing it (a lesson's
+    cells may name the kernel-side runtime, whose imports are heavy); (None, False) when there is no such module."""
+    import tutor
+
+    parts = name.split(".")
+    dirs = [Path(d) for d in tutor.__path__]
+    src: Path | None = Path(tutor.__file__)
+    for i, part in enumerate(parts[1:], 1):
+        found = None
+        for d in dirs:
+            if (d / part / "__init__.py").is_file():
+                found = (d / part / "__init__.py", [d / part])
+            elif (d / f"{part}.py").is_file():
+                found = (d / f"{part}.py", [])
+            if found:
+                break
+        if found is None:  # a package mapped from elsewhere (tutor.widgets, tutor.progress, tutor.content)
+            spec = importlib.util.find_spec(".".join(parts[: i + 1])) if i == 1 else None
+            if spec is None or spec.origin is None:
+                return None, False
+            found = (Path(spec.origin), [Path(x) for x in (spec.submodule_search_locations or [])])
+        src, dirs = found
+    return src, bool(dirs) or (src is not None and src.name == "__init__.py")
+
+
+def _top_level_names(src: Path) -> set[str] | None:
+    """The names a module binds at its top level (None: it defines ``__getattr__``, so any name may exist)."""
+    tree = ast.parse(src.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if node.name == "__getattr__":
+                return None
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                names.update(n.id for n in ast.walk(t) if isinstance(n, ast.Name))
+        elif isinstance(node, (ast.If, ast.Try)):  # e.g. a fallback import
+            for sub in ast.walk(node):
+                if isinstance(sub, (ast.Import, ast.ImportFrom)):
+                    names.update((a.asname or a.name).split(".")[0] for a in sub.names)
+                elif isinstance(sub, (ast.FunctionDef, ast.ClassDef)):
+                    names.add(sub.name)
+                elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                    names.add(sub.id)
+    return names
+
+
+def _tutor_imports(lesson: Lesson) -> list[Problem]:
+    """Every ``tutor`` module and name a cell imports must exist in this install: a cell written against an old
+    layout of the project (``from tutor.server import ...``) would otherwise fail only when a learner runs it."""
+    out: list[Problem] = []
+    for cell in lesson.cells:
+        try:
+            tree = ast.parse(cell.code)
+        except SyntaxError:
+            continue  # IPython syntax (magics, !commands): the kernel judges it
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                wanted = [(a.name, None) for a in node.names if a.name.split(".")[0] == "tutor"]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "tutor":
+                wanted = [(node.module, a.name) for a in node.names]
+            else:
+                continue
+            for module, name in wanted:
+                src, is_pkg = _module_source(module)
+                line = cell.line + node.lineno
+                if src is None:
+                    out.append(Problem(str(lesson.path), line, f"cell {cell.id}: imports {module}, which this "
+                                       "version of fm-tutor does not have"))
+                    continue
+                if name is None or name == "*":
+                    continue
+                if is_pkg and _module_source(f"{module}.{name}")[0] is not None:
+                    continue
+                names = _top_level_names(src)
+                if names is not None and name not in names:
+                    out.append(Problem(str(lesson.path), line, f"cell {cell.id}: imports {name} from {module}, "
+                                       "which does not define it"))
     return out
