@@ -2,6 +2,7 @@
 import argparse
 import io
 import json
+import re
 
 import nbformat
 import pytest
@@ -42,6 +43,16 @@ def test_run_cells_stops_at_first_failure_with_traceback():
     assert "ZeroDivisionError" in text and "return 1 / 0" in text
     assert "never" not in text
     assert "\x1b[" not in text
+
+
+def test_run_cells_keep_going_runs_the_cells_after_a_failure_and_lists_it():
+    out = io.StringIO()
+    rc = run_lessons([lesson("bad_lesson.md")], out=out, color=False, keep_going=True)
+    text = out.getvalue()
+    assert rc == 1
+    assert "ZeroDivisionError" in text
+    assert re.search(r"^  never +ok ", text, re.MULTILINE), text  # the cell after the failed one ran, in the same kernel
+    assert "1 cell(s) failed: 91/broken; 2 cell(s) passed" in text
 
 
 def test_run_cells_rejects_a_check_that_accepts_the_starter(tmp_path):

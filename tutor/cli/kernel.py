@@ -28,10 +28,13 @@ def add_commands(sub) -> None:
         help="run every cell of lessons in a fresh kernel, checking exercises (stops at the first failure)",
         description="Run every non-GPU cell of the given lessons (all written lessons if none) in order, in a fresh "
         "kernel per lesson: setup cells first; for each exercise the check must reject the starter code and "
-        "accept the solution. Prints per-cell times; exits 1 at the first failing cell with its traceback.",
+        "accept the solution. Prints per-cell times; exits 1 at the first failing cell with its traceback (with "
+        "--keep-going: after all of them).",
     )
     p.add_argument("lessons", nargs="*", metavar="LESSON", help="lesson number, title fragment, or a lesson .md file")
     p.add_argument("--gpu", action="store_true", help="also run gpu cells (needs CUDA)")
+    p.add_argument("--keep-going", action="store_true",
+                   help="run the cells after a failed one too (same kernel); list the failures at the end, exit 1")
     p.add_argument("--color", choices=["auto", "always", "never"], default="auto", help="ANSI colours (default auto)")
     p.add_argument("--content", metavar="DIR", default=argparse.SUPPRESS,
                    help="a course directory to use instead of the installed one (env FM_TUTOR_CONTENT)")
@@ -295,7 +298,7 @@ def run(args: argparse.Namespace) -> int | None:
             return 2
         if remote is not None:
             print(f"kernels on {remote.host} over SSH", flush=True)
-        return run_lessons(lessons, gpu=args.gpu, color=color, remote=remote)
+        return run_lessons(lessons, gpu=args.gpu, color=color, remote=remote, keep_going=args.keep_going)
     if cmd == "export":
         from tutor.course.export import export_notebook
         from tutor.kernel.headless import load_lessons

@@ -100,14 +100,16 @@ def kernel_missing_modules(kernel, names: list[str]) -> set[str]:
 
 
 def run_lessons(lessons: list[Lesson], out: TextIO | None = None, gpu: bool = False, color: bool | None = None,
-                runtime_dir: str | None = None, cwd: str | None = None, remote=None) -> int:
+                runtime_dir: str | None = None, cwd: str | None = None, remote=None, keep_going: bool = False) -> int:
     """Run the lessons' cells; print a summary per lesson. Returns 0 if all passed, else 1. ``remote``: a
-    :class:`tutor.kernel.remote.RemoteHost` to run the kernels on (over SSH)."""
+    :class:`tutor.kernel.remote.RemoteHost` to run the kernels on (over SSH). ``keep_going``: a failed cell does not
+    stop the run: the next cells run in the same kernel, and the failures are counted at the end."""
     from tutor.kernel import KernelPool
     from tutor.kernel.grading import run_exercise
 
     pr = _Printer(out or sys.stdout, color)
     total_cells = 0
+    failed: list[str] = []
     t_all = time.perf_counter()
     pool = KernelPool(runtime_dir=runtime_dir, remote=remote)
     workdir = cwd or tempfile.mkdtemp(prefix="fm-tutor-run-")
@@ -159,7 +161,10 @@ def run_lessons(lessons: list[Lesson], out: TextIO | None = None, gpu: bool = Fa
                                 pr(f"  expected {want[0]}, got {status}: {g.message}")
                             if res is not None and res.error is not None:
                                 pr("\n".join(res.error.traceback))
-                            return 1
+                            failed.append(f"{les.id}/{cell.id}")
+                            if not keep_going:
+                                return 1
+                            break
                         what = ("the check rejected the starter, as expected" if label == "starter"
                                 else "the check accepts the solution")
                         pr(f"  {name:<34} {pr.c('ok', '32')} {_fmt_t(dt)}  ({what})")
@@ -173,12 +178,19 @@ def run_lessons(lessons: list[Lesson], out: TextIO | None = None, gpu: bool = Fa
                         pr("\n".join(r.error.traceback))
                     elif r.stdout:
                         pr(r.stdout[-4000:])
-                    return 1
+                    failed.append(f"{les.id}/{cell.id}")
+                    if not keep_going:
+                        return 1
+                    continue
                 pr(f"  {cell.id:<34} {pr.c('ok', '32')} {_fmt_t(r.duration)}")
                 n += 1
             total_cells += n
             pr(f"  {n} cell(s) passed in {_fmt_t(time.perf_counter() - t_lesson)}")
             pool.shutdown(les.id, delay=0).result(15)
+        if failed:
+            pr(pr.c(f"{len(failed)} cell(s) failed: {', '.join(failed)}; {total_cells} cell(s) passed in "
+                    f"{_fmt_t(time.perf_counter() - t_all)}", "1;31"))
+            return 1
         pr(pr.c(f"all {len(lessons)} lesson(s) passed: {total_cells} cell(s) in "
                 f"{_fmt_t(time.perf_counter() - t_all)}", "1;32"))
         return 0
