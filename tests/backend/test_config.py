@@ -80,8 +80,17 @@ def test_unknown_keys_are_warned_not_fatal(tmp_path):
 def test_resolve_builtin_and_directory(fm_tiny):
     m = resolve_model("fm-tiny")
     assert m.kind == "builtin" and m.path == fm_tiny
-    m = resolve_model(str(fm_tiny))
-    assert m.kind == "path" and m.path == fm_tiny.resolve()
+    m = resolve_model(str(fm_tiny))  # the built-in model's directory (what a kernel sees as the served model)
+    assert m.kind == "builtin" and m.path == fm_tiny.resolve()
+
+
+def test_resolve_a_copy_of_a_model_directory_as_a_path(fm_tiny, tmp_path):
+    import shutil
+
+    copy = tmp_path / "my-model"
+    shutil.copytree(fm_tiny, copy)
+    m = resolve_model(str(copy))
+    assert m.kind == "path" and m.path == copy.resolve()
 
 
 def test_missing_model_messages(tmp_path, monkeypatch):

@@ -26,6 +26,24 @@ def test_load_model_cpu_float32_and_generate(fm_tiny):
         load_model(device="cuda")
 
 
+def test_fm_tiny_stays_on_the_cpu_in_float32_on_a_gpu_box(fm_tiny, monkeypatch):
+    """The lessons' CPU cells build tensors on the CPU and assert fm-tiny's float32 numbers: found on an H200, where
+    the default device put fm-tiny on cuda in bfloat16 and lessons 08, 20, 21 failed on a device mismatch."""
+    import torch
+
+    from tutor.runtime import load_model
+    from tutor.runtime.local import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device(None) == "cuda"  # other models still go to the GPU by default
+    model, _ = load_model()
+    assert model.device.type == "cpu" and model.dtype == torch.float32
+    # in a lesson kernel FM_TUTOR_MODEL is the served model's name: for fm-tiny, its directory
+    monkeypatch.setenv("FM_TUTOR_MODEL", str(fm_tiny))
+    model, _ = load_model()
+    assert model.device.type == "cpu" and model.dtype == torch.float32
+
+
 class _noop:
     def __enter__(self):
         return self

@@ -441,7 +441,12 @@ def resolve_model(name: str) -> ResolvedModel:
     looks_like_path = p.is_absolute() or name.startswith((".", "~")) or os.sep in name and p.exists()
     if p.is_dir():
         if (p / "config.json").is_file():
-            return ResolvedModel(name, p.resolve(), "path")
+            from tutor.models import builtin_path
+
+            # a built-in model named by its directory is still built-in: kernels see the served model's name,
+            # which for the built-in model is this path
+            builtin = any(p.resolve() == builtin_path(b).resolve() for b in BUILTIN_MODELS)
+            return ResolvedModel(name, p.resolve(), "builtin" if builtin else "path")
         raise ModelNotFound(f"model directory {p.resolve()} has no config.json (not a transformers model directory)")
     if looks_like_path or name.count("/") != 1:
         raise ModelNotFound(f"model {name!r}: no such directory ({p.resolve()}), and it is not a built-in model "

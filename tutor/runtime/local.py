@@ -33,14 +33,19 @@ def _dtype_for(device: str, dtype: Any):
 
 
 def load_model(name: str | None = None, device: str | None = None, dtype: Any = None):
-    """(model, tokenizer) for the configured model (default fm-tiny), on `device` (cuda if present, else cpu) in
-    `dtype` (cuda -> bfloat16, cpu -> float32). `name`: built-in name, local dir, or a hub id in the local cache."""
+    """(model, tokenizer) for the configured model (default fm-tiny), on `device` in `dtype` (cuda -> bfloat16,
+    cpu -> float32). `name`: built-in name, local dir, or a hub id in the local cache.
+
+    The default device is cuda when present, except for a built-in model: fm-tiny stays on the CPU in float32 unless
+    `device` says otherwise. Its 1.3M parameters gain nothing from a GPU but launch overhead, and the lessons' CPU
+    cells build their tensors on the CPU and assert the numbers fm-tiny gives in float32: on a GPU box they must
+    run as they do on a laptop."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from tutor.core.config import load_config, resolve_model
 
     resolved = resolve_model(name or load_config().model)
-    dev = resolve_device(device)
+    dev = resolve_device("cpu" if device is None and resolved.kind == "builtin" else device)
     dt = _dtype_for(dev, dtype)
     tok = AutoTokenizer.from_pretrained(resolved.path, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(resolved.path, dtype=dt, local_files_only=True)
