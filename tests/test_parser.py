@@ -184,6 +184,23 @@ def test_validator_checks_the_tutor_modules_and_names_a_cell_imports(fixture_cou
     assert torch_before or "torch" not in sys.modules  # found without importing the kernel-side runtime
 
 
+def test_validator_warns_when_a_gpu_cell_rebinds_a_name_a_later_cell_reads(fixture_course):
+    lesson = fixture_course / "lessons" / "01_Foundation_Model_Paradigm.md"
+    gpu_cell = 'import torch\nprint(torch.cuda.get_device_name())\n```\n'
+    assert gpu_cell in GOOD
+    text = GOOD.replace('```python id="sqrt-two"\n', '```python id="sqrt-two"\ndocs = ["a page", "another"]\n', 1)
+    text = text.replace(gpu_cell, 'import torch\ndocs = torch.zeros(3)  # the GPU cell\'s own corpus\n'
+                        'for n in range(2):\n    pass\n```\n\n```python id="after"\nprint(len(docs))\nn = 1\n'
+                        'print(n)\n```\n', 1)
+    lesson.write_text(text)
+    _, problems = validate_course(fixture_course)
+    found = [p for p in problems if "rebinds" in p.message]
+    assert [p.message for p in found] == [
+        "gpu cell big-run rebinds docs, which cell after reads: on a GPU box it would get the GPU cell's value "
+        "(rename it in the GPU cell)"]  # n is bound again in the later cell and torch is an import: no warning
+    assert found[0].severity == "warning"
+
+
 def test_check_cli_exit_codes(fixture_course, capsys):
     from tutor.cli import main
 

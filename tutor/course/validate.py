@@ -22,6 +22,7 @@ def validate_course(root: Path | None = None) -> tuple[Course | None, list[Probl
         lesson = course.lesson(lid)
         problems.extend(lesson.problems)
         problems.extend(_tutor_imports(lesson))
+        problems.extend(_gpu_rebinds(lesson))
         if lesson.steps or not lesson.errors:
             lessons[lid] = lesson
 
@@ -156,4 +157,46 @@ def _tutor_imports(lesson: Lesson) -> list[Problem]:
                 if names is not None and name not in names:
                     out.append(Problem(str(lesson.path), line, f"cell {cell.id}: imports {name} from {module}, "
                                        "which does not define it"))
+    return out
+
+
+def _bound(tree: ast.AST, imports: bool = True) -> set[str]:
+    """The names a cell binds (assignments, loop targets, function and class names, arguments; imports if asked)."""
+    out = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    out |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    out |= {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}
+    if imports:
+        out |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
+                for a in n.names}
+    return out
+
+
+def _gpu_rebinds(lesson: Lesson) -> list[Problem]:
+    """A GPU cell must not rebind a name that the CPU cells before it define and a later cell reads: on a GPU box the
+    later cell would get the GPU cell's value (lesson 05's GPU MinHash once replaced the corpus ``docs`` with a
+    tensor, and the next cells failed there only)."""
+    trees = []
+    for cell in lesson.cells:
+        try:
+            trees.append(ast.parse(cell.code))
+        except SyntaxError:
+            trees.append(None)
+    out: list[Problem] = []
+    for i, cell in enumerate(lesson.cells):
+        if not cell.is_gpu or trees[i] is None:
+            continue
+        mine = _bound(trees[i], imports=False)
+        before: set[str] = set()
+        for c, t in zip(lesson.cells[:i], trees[:i]):
+            if t is not None and not c.is_gpu:
+                before |= _bound(t)
+        for c, t in zip(lesson.cells[i + 1:], trees[i + 1:]):
+            if t is None:
+                continue
+            reads = {n.id for n in ast.walk(t) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - _bound(t)
+            clash = sorted(mine & before & reads)
+            if clash:
+                out.append(Problem(str(lesson.path), cell.line, f"gpu cell {cell.id} rebinds {', '.join(clash)}, which "
+                                   f"cell {c.id} reads: on a GPU box it would get the GPU cell's value (rename it "
+                                   "in the GPU cell)", "warning"))
     return out
