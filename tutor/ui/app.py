@@ -92,10 +92,15 @@ class TutorApp(App[int]):
         self.exit_notes: list[str] = []  # what keeps running after exit (printed by the CLI once the screen is gone)
 
     # ------------------------------------------------------------------ lifecycle
-    def on_mount(self) -> None:
+    def get_default_screen(self):
+        """The home screen is the bottom of the stack: composed with the app, painted in its first frame (pushed
+        from ``on_mount`` it was laid out and rendered inside Textual's start-up batch, thrown away, and rendered
+        again after the terminal's first resize: about twice the cost of the frame before the first paint)."""
         from tutor.ui.screens.home import HomeScreen
 
-        self.push_screen(HomeScreen())
+        return HomeScreen()
+
+    def on_mount(self) -> None:
         self._dump_state_on_usr2()
         if self._config_error:
             self.notify(f"Config ignored, using defaults: {self._config_error}", severity="error", timeout=15)
