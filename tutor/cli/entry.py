@@ -114,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "minimal Textual app; kernel: round trip, first output, interrupt, RSS, key latency under output; "
                    "model: raw generate vs transformers serve vs vLLM (when installed) tok/s at batch 1/8/32, RSS, time to ready; progress: event writes; dashboard: 10k events; "
                    "search: query latency p50/p95 vs a LIKE scan, and recall@5 on the course's quiz questions")
-    p.add_argument("--runs", type=int, default=5, help="repetitions (default 5)")
+    p.add_argument("--runs", type=int, default=None,
+                   help="repetitions (default 5; startup: 15 starts of each app, taking turns)")
     _add_common(p)
     return ap
 
