@@ -88,3 +88,12 @@ def test_global_options_before_a_command_are_kept(fixture_course, tmp_path):
         r = fm(*args, "--step", "nope", env={"FM_TUTOR_DATA_DIR": str(tmp_path / "d")})
         assert r.returncode == 2 and "its steps are: " in r.stderr
         assert "count" in r.stderr.split("its steps are: ")[1].split(", ") and "homogenization" not in r.stderr
+
+
+def test_a_bare_fm_tutor_is_parsed_as_the_full_parser_parses_it():
+    """A bare `fm-tutor` is parsed without the subcommands' parsers (they took longer than the rest of the command
+    line's start); it must mean what the full parser says it means: no command, every global option at its default."""
+    from tutor.cli.entry import build_parser
+
+    assert vars(build_parser(commands=False).parse_args([])) == vars(build_parser().parse_args([]))
+    assert build_parser(commands=False).parse_args([]).cmd is None
