@@ -269,7 +269,7 @@ def bench_startup(runs: int | None = None) -> int:
             missed = runs - len(ts)
             q1, q2, q3 = _quartiles(ts)
             rows.append(q2)
-            print(f"{name:<22} p50 {q2 * 1000:7.1f} ms  (p25 {q1 * 1000:.0f}, p75 {q3 * 1000:.0f}, {len(ts)} runs: "
+            print(f"{name:<22} p50 {q2 * 1000:7.1f} ms  (p25 {q1 * 1000:.0f}, p75 {q3 * 1000:.0f}, {len(ts)} run{'s' if len(ts) != 1 else ''}: "
                   f"{', '.join(f'{x * 1000:.0f}' for x in ts)})"
                   + (f"  {missed} run(s) never showed the marker" if missed else ""))
         q1, q2, q3 = _quartiles(pairs)
