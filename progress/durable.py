@@ -188,6 +188,11 @@ def _atexit_close(ref: weakref.ref[DurableStore]) -> None:
         store.close()
 
 
+def _write_opened(db: sqlite3.Connection | _LazyDatabase, at: str) -> None:
+    db.execute("INSERT INTO meta(key, value) VALUES ('last_opened', ?) "
+               "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [at])
+
+
 class DurableStore:
     """Open, write, read and close the progress database (the records are :class:`ProgressStore`'s)."""
 
@@ -202,6 +207,7 @@ class DurableStore:
         self._closed = False
         self._wconn: sqlite3.Connection | None = None
         self._rconn: sqlite3.Connection | None = None
+        self._opened_at: str | None = None  # set when opening wrote nothing: the writer thread records it
 
         if path is not None and str(path) == ":memory:":
             self._open_memory()
@@ -339,16 +345,21 @@ class DurableStore:
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         """Apply pending migrations in one write transaction. They get a sqlite-utils Database that is imported only
-        if a migration uses more than plain SQL (see :class:`_LazyDatabase`)."""
+        if a migration uses more than plain SQL (see :class:`_LazyDatabase`).
+
+        The transaction is taken either way (``BEGIN IMMEDIATE``: a read-only or locked database shows here, when it
+        is opened), but a database already at this schema is not written: its ``last_opened`` stamp is the writer
+        thread's first job (:meth:`_stamp_opened`). A commit creates the WAL file and, on a busy disk, took from a
+        few to hundreds of milliseconds before the TUI's first paint."""
         conn.execute("BEGIN IMMEDIATE")
         try:
-            _, after = schema.migrate(_LazyDatabase(conn))
-            conn.execute(
-                "INSERT INTO meta(key, value) VALUES ('last_opened', ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [iso()],
-            )
-            conn.execute("COMMIT")
+            before, after = schema.migrate(_LazyDatabase(conn))
+            if after == before and before > 0:
+                conn.execute("ROLLBACK")
+                self._opened_at = iso()
+            else:
+                _write_opened(conn, iso())
+                conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.rollback()
@@ -374,7 +385,18 @@ class DurableStore:
             if self._pending <= 0:
                 self._pending_cv.notify_all()
 
+    def _stamp_opened(self) -> None:
+        """Record when the store was opened (``meta.last_opened``), on the writer thread; no read waits for it."""
+        opened, self._opened_at = self._opened_at, None
+        if opened is not None:
+            try:
+                self._run_write(lambda db: _write_opened(db, opened), "the time the progress was opened")
+            except BaseException as exc:  # noqa: BLE001 - never let the writer die
+                log.debug("_stamp_opened: never let the writer die", exc_info=True)
+                self._record_failure("the time the progress was opened", exc)
+
     def _writer_loop(self) -> None:
+        self._stamp_opened()
         while True:
             item = self._queue.get()
             if item is None:

@@ -27,6 +27,31 @@ def make_app(course_dir: Path, db: Path, **kw) -> TutorApp:
     return TutorApp(course=load_course(course_dir), store=ProgressStore(db), **kw)
 
 
+async def test_the_first_frame_is_the_complete_home_and_reaches_the_terminal(fixture_course, tmp_path):
+    """The home screen is the app's default screen: its first frame is composed with the app and goes out as it is,
+    with every lesson in it. (Pushed from ``on_mount``, the home was laid out and rendered inside Textual's start-up
+    batch, that frame was dropped, and the whole screen was rendered again before anything reached the terminal.)"""
+    from tutor.core import internals
+
+    app = make_app(fixture_course, tmp_path / "p.db")
+    frames = []
+    real = getattr(TutorApp, internals.APP_DISPLAY)
+
+    def display(self, screen, renderable):
+        if renderable is not None and not frames:
+            lessons = screen.query("#lessons")
+            frames.append((type(screen).__name__, internals.app_is_batching(self),
+                           lessons.first().option_count if lessons else 0))
+        return real(self, screen, renderable)
+
+    setattr(app, internals.APP_DISPLAY, display.__get__(app))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert frames == [("HomeScreen", False, app.screen.query_one("#lessons").option_count)], frames
+        assert app.screen_stack == [app.screen] and isinstance(app.screen, HomeScreen)
+        assert frames[0][2] == 8 + 25  # the sections and every lesson
+
+
 async def test_home_lists_sections_lessons_and_detail(fixture_course, tmp_path):
     app = make_app(fixture_course, tmp_path / "p.db")
     async with app.run_test(size=(80, 24)) as pilot:

@@ -4,6 +4,7 @@ is an error listing the valid ones, `bench reader` balances its parentheses and 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +54,32 @@ def test_bench_reader_progress_on_stderr_and_balanced_output(fixture_course, tmp
 
 
 @pytest.mark.timeout(60)
+def test_bench_runs_below_one_is_an_error():
+    r = fm("bench", "startup", "--runs", "0")
+    assert r.returncode == 2 and r.stdout == ""
+    assert "--runs must be at least 1 (got 0)" in r.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+@pytest.mark.skipif(not shutil.which("tmux"), reason="bench startup times the apps in tmux")
+def test_bench_startup_prints_both_p50s_their_ratio_and_the_pairs(tmp_path):
+    """Each app starts once untimed, then --runs times, taking turns; the ratio of the p50s is the goal's figure and
+    the quartiles of the pairs' ratios say how much the machine's load moved it."""
+    r = fm("--data-dir", str(tmp_path / "d"), "bench", "startup", "--runs", "2", timeout=220)
+    if "needs tmux and shared/tools/tui_first_paint.py" in r.stdout:
+        pytest.skip("no first-paint timer script here")
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout.splitlines()
+    minimal = next(ln for ln in out if ln.startswith("minimal Textual app"))
+    home = next(ln for ln in out if ln.startswith("fm-tutor home"))
+    for ln in (minimal, home):
+        assert " p50 " in ln and "2 runs: " in ln and ln.count("(") == ln.count(")"), ln
+    ratio = next(ln for ln in out if ln.startswith("ratio fm-tutor/minimal: "))
+    assert "goal: <= 1.5x" in ratio and "(pairs, one start of each back to back: p50 " in ratio, ratio
+
+
+@pytest.mark.timeout(60)
 def test_global_options_before_a_command_are_kept(fixture_course, tmp_path):
     """`fm-tutor --content DIR lesson ...` and `fm-tutor lesson ... --content DIR` alike: the command's own copy of
     the option must not reset the one given before it (the fixture course's lesson 01 has a step `count`)."""
@@ -61,3 +88,12 @@ def test_global_options_before_a_command_are_kept(fixture_course, tmp_path):
         r = fm(*args, "--step", "nope", env={"FM_TUTOR_DATA_DIR": str(tmp_path / "d")})
         assert r.returncode == 2 and "its steps are: " in r.stderr
         assert "count" in r.stderr.split("its steps are: ")[1].split(", ") and "homogenization" not in r.stderr
+
+
+def test_a_bare_fm_tutor_is_parsed_as_the_full_parser_parses_it():
+    """A bare `fm-tutor` is parsed without the subcommands' parsers (they took longer than the rest of the command
+    line's start); it must mean what the full parser says it means: no command, every global option at its default."""
+    from tutor.cli.entry import build_parser
+
+    assert vars(build_parser(commands=False).parse_args([])) == vars(build_parser().parse_args([]))
+    assert build_parser(commands=False).parse_args([]).cmd is None

@@ -45,3 +45,15 @@ def test_resolve_ids():
     assert c.resolve_lesson_id("99") is None
     assert c.resolve_path_id("quick") == "quick"
     assert c.resolve_path_id("Vision Foundation Focus") == "vision"
+
+
+def test_lesson_if_read_never_reads_and_is_read_says_when_lesson_has(fixture_course):
+    """What the home screen asks on the UI thread: the lesson if it was read already, never a read of the file."""
+    c = load_course(fixture_course)  # lesson 01 written, the others not
+    lid = c.written_ids()[0]
+    assert not c.is_read(lid) and c.lesson_if_read(lid) is None  # not read by asking
+    assert not c.is_read(lid)
+    les = c.lesson(lid)
+    assert les is not None and c.is_read(lid) and c.lesson_if_read(lid) is les
+    unwritten = next(i for i in c.entries if not c.is_written(i))
+    assert c.lesson(unwritten) is None and c.is_read(unwritten) and c.lesson_if_read(unwritten) is None

@@ -33,3 +33,40 @@ def test_open_and_read_without_the_heavy_imports(tmp_path):
         assert got["after_reads"] == [], got
         assert "fsrs" in got["after_review"], got  # the review really ran, through fsrs
         assert (got["path"], got["edit"], got["seen"], got["errors"]) == ("core", "x = 1", ["1-intro"], 0), got
+
+
+def _meta(db) -> dict:
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        return dict(conn.execute("SELECT key, value FROM meta"))
+    finally:
+        conn.close()
+
+
+def test_opening_a_current_database_writes_nothing_before_the_writer(tmp_path, monkeypatch):
+    """Opening a database already at this schema takes the write lock (a read-only one shows at once) but commits
+    nothing on the caller's thread: a commit (WAL file created, on a busy disk a long wait) came before the TUI's first
+    paint. The ``last_opened`` stamp is still written, by the writer thread."""
+    from tutor.progress import ProgressStore
+    from tutor.progress.durable import DurableStore
+
+    db = tmp_path / "p.db"
+    ProgressStore(db).close()  # created and migrated: that open commits
+    first = _meta(db)["last_opened"]
+    stamps = []
+    real = DurableStore._stamp_opened
+    monkeypatch.setattr(DurableStore, "_stamp_opened", lambda self: stamps.append(self._opened_at))
+    s = ProgressStore(db)
+    try:
+        assert s.status.persistent and s.status.message is None
+        assert _meta(db)["last_opened"] == first  # the open committed nothing
+        assert len(stamps) == 1 and stamps[0] > first  # the writer was handed the stamp to write
+    finally:
+        s.close()
+    monkeypatch.setattr(DurableStore, "_stamp_opened", real)
+    s = ProgressStore(db)
+    s.close()
+    assert _meta(db)["last_opened"] > first  # and it does write it
+    assert s.status.write_errors == 0

@@ -20,7 +20,9 @@ def _add_common(p: argparse.ArgumentParser, top: bool = False) -> None:
                    help="a course directory to use instead of the installed one (env FM_TUTOR_CONTENT)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: bool = True) -> argparse.ArgumentParser:
+    """The command line's parser; ``commands=False``: only the global options (what a bare `fm-tutor` is parsed
+    with: the twenty subcommands' parsers cost more than the rest of the command line's start)."""
     ap = argparse.ArgumentParser(
         prog="fm-tutor",
         description="A terminal tutor for the Foundation Models course: lessons, runnable cells, quizzes, review, progress.",
@@ -34,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tutor.cli.kernel import add_kernel_host as _add_kernel_host
 
     _add_kernel_host(ap, top=True)
+    if not commands:
+        ap.set_defaults(cmd=None)
+        return ap
     sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
 
     p = sub.add_parser("lesson", help="open a lesson (e.g. `fm-tutor lesson 08`)", description="Open the tutor at a lesson, at the step where you stopped.")
@@ -114,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "minimal Textual app; kernel: round trip, first output, interrupt, RSS, key latency under output; "
                    "model: raw generate vs transformers serve vs vLLM (when installed) tok/s at batch 1/8/32, RSS, time to ready; progress: event writes; dashboard: 10k events; "
                    "search: query latency p50/p95 vs a LIKE scan, and recall@5 on the course's quiz questions")
-    p.add_argument("--runs", type=int, default=5, help="repetitions (default 5)")
+    p.add_argument("--runs", type=int, default=None,
+                   help="repetitions (default 5; startup: 15 starts of each app, taking turns)")
     _add_common(p)
     return ap
 
@@ -128,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         from tutor.cli.kernel import run_agent
 
         return run_agent(argv[1:])
-    ap = build_parser()
+    ap = build_parser(commands=bool(argv))  # a bare `fm-tutor` opens the app: no subcommand to parse
     args = ap.parse_args(argv)
     if not _opens_the_app(args):  # only the TUI's start-up runs without garbage collection (tutor.cli.main)
         gc.enable()

@@ -16,6 +16,8 @@ Textual
   (its whole region, which the resume handler's refresh marked) so that its layout pass paints all of it. Without
   that, a layout pass paints only the widgets whose place changed, and whatever the previous screen left in the
   other regions stays on the terminal.
+- ``App._display(screen, renderable)``: where a frame goes to the terminal (dropped while the app batches);
+  ``tests/test_app.py`` watches it to check that the home's first frame is not rendered only to be dropped.
 - ``TextArea._on_key(event)``: the code cell's editor overrides it so that ``esc`` leaves edit mode.
 
 jupyter_client
@@ -36,7 +38,7 @@ from typing import Any
 # (owner, attribute) pairs checked by tests/test_internals.py against the installed versions
 TEXTUAL_PRIVATE = [("textual.app.App", "_batch_count"), ("textual.screen.Screen", "_refresh_layout"),
                    ("textual.screen.Screen", "_repaint_required"), ("textual.screen.Screen", "_dirty_widgets"),
-                   ("textual.widgets.TextArea", "_on_key")]
+                   ("textual.widgets.TextArea", "_on_key"), ("textual.app.App", "_display")]
 JUPYTER_PRIVATE = [("jupyter_client.manager.KernelManager", "_connection_file_written"),
                    ("jupyter_client.manager.KernelManager", "provisioner"),
                    ("jupyter_client.provisioning.local_provisioner.LocalProvisioner", "process")]
@@ -48,6 +50,7 @@ SERVE_INIT = ("transformers.cli.serve", "Serve")  # its __init__ builds the app 
 
 REFRESH_LAYOUT = "_refresh_layout"  # the name tutor.ui.screens.paint.PaintOnceScreen overrides
 EDITOR_ON_KEY = "_on_key"  # the name the code cell's editor overrides
+APP_DISPLAY = "_display"  # the name tests/test_app.py wraps to see each frame sent to the terminal
 
 
 def app_is_batching(app: Any) -> bool:

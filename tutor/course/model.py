@@ -331,6 +331,15 @@ class Course:
                 self._lessons[lesson_id] = self.reader(self, lesson_id)
         return self._lessons[lesson_id]
 
+    def is_read(self, lesson_id: str) -> bool:
+        """True once :meth:`lesson` has been asked for the lesson: asking again reads nothing."""
+        return lesson_id in self._lessons
+
+    def lesson_if_read(self, lesson_id: str) -> Lesson | None:
+        """The lesson if :meth:`lesson` has already read it, else None; never reads the file (the UI thread asks this
+        and leaves the reading to a worker)."""
+        return self._lessons.get(lesson_id)
+
     def path(self, path_id: str) -> LearningPath | None:
         return next((p for p in self.paths if p.id == path_id), None)
 

@@ -138,8 +138,8 @@ class HomeScreen(Screen):
         lid = opt.id.split("-", 1)[1]
         e = self.app.course.entries[lid]
         course = self.app.course
-        les = course._lessons.get(lid)  # only if already parsed; parsing happens off the UI thread
-        if les is None and lid not in course._lessons and course.is_written(lid):
+        les = course.lesson_if_read(lid)  # only if already parsed; parsing happens off the UI thread
+        if les is None and not course.is_read(lid) and course.is_written(lid):
             # once the screen is painted: the parser's imports (markdown-it, yaml) and the parse hold the GIL, and
             # at start-up they would delay the first paint of this screen by about as long as they take
             self.call_after_refresh(self._parse_lesson, lid)
@@ -161,7 +161,7 @@ class HomeScreen(Screen):
     def _parse_lesson(self, lid: str) -> None:
         """Parse lesson ``lid`` in a worker thread (its details follow: ``on_worker_state_changed``)."""
         course = self.app.course
-        if lid not in course._lessons:
+        if not course.is_read(lid):
             self.run_worker(lambda: course.lesson(lid), thread=True, group="parse", exit_on_error=False)
 
     # ------------------------------------------------------------------ events
