@@ -15,6 +15,7 @@ from tutor.ui.screens.home import HomeScreen
 from tutor.ui.screens.paths import CustomPathScreen, PathsScreen
 from tutor.ui.screens.reader import ReaderScreen
 from tutor.ui.screens.roadmap import RoadmapScreen
+from tutor.widgets.key_bar import KeyBar
 from tutor.widgets.quiz_card import QuizCard
 from tutor.widgets.roadmap import LessonChip, PhaseBox
 
@@ -155,9 +156,13 @@ async def test_quiz_by_keyboard_records_attempt_and_review_card(fixture_course, 
         await pilot.pause()
         card = app.screen.query_one("#quiz-define-fm", QuizCard)
         card.focus()
+        await pilot.pause()
+        keys = lambda: widget_text(app.screen.query_one(KeyBar), width=200)  # noqa: E731
+        assert "Submit" in keys() and "Retry" not in keys()  # the footer offers what the card can do now
         await pilot.press("2", "enter")  # wrong
         await pilot.pause()
         assert card.result is not None and not card.result.correct
+        assert "Retry" in keys() and "Submit" not in keys()
         await pilot.press("x", "1", "enter")  # retry, right
         await pilot.pause()
         assert card.result.correct

@@ -251,6 +251,14 @@ class QuizCard(Vertical, can_focus=True):
         else:
             self.notify("No hint for this question.")
 
+    def check_action(self, action: str, parameters) -> bool | None:
+        """The footer offers what the card can do now: submit until it is answered, retry once it is."""
+        if action == "submit":
+            return self.result is None
+        if action == "retry":
+            return self.result is not None
+        return True
+
     def action_retry(self) -> None:
         self.reset()
 
@@ -265,6 +273,7 @@ class QuizCard(Vertical, can_focus=True):
             inp.value = ""
             inp.disabled = False
         self._redraw()
+        self.refresh_bindings()
 
     def action_submit(self) -> None:
         if self.result is not None:
@@ -294,6 +303,7 @@ class QuizCard(Vertical, can_focus=True):
         if self.quiz.type in ("numeric", "text"):
             self.query_one("#q-input", Input).disabled = True
         self._redraw()
+        self.refresh_bindings()
         self.post_message(self.Answered(self, self.quiz, result, time.monotonic() - self.started))
         if self.quiz.type in ("numeric", "text"):
             self.focus(scroll_visible=False)
