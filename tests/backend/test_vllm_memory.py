@@ -20,7 +20,6 @@ import pytest
 from tutor.core.procs import fmt_bytes, tree_rss
 
 from ..helpers import wait_until as wait_for
-
 from .vllm_lane import MODEL, START_TIMEOUT, group_gone, require_vllm, vllm_config, vllm_server
 
 require_vllm()
