@@ -303,3 +303,27 @@ def test_transformers_serve_on_a_cpu_gets_one_thread_for_a_small_model(tmp_path,
 
     with pytest.raises(ConfigError, match="cpu_threads must be >= 0"):
         load_config(tmp_path / "none.toml", env={"FM_TUTOR_CPU_THREADS": "-1"})
+
+
+def test_bench_model_alternates_raw_and_served_after_a_warm_up():
+    """bench model's rounds: both sides warmed up (4 tokens), then one raw and one served call a round, the order
+    switching each round, so a change in the machine's load touches both alike; each round's pair gives a ratio."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_model", Path(__file__).resolve().parents[1] / "benchmarks" / "bench_model.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    calls = []
+
+    def side(name, rate):
+        def call(tokens=None):
+            calls.append((name, tokens))
+            return rate
+        return call
+
+    r, s = bench.interleaved(side("raw", 100.0), side("served", 90.0), 4)
+    assert (r, s) == ([100.0] * 4, [90.0] * 4)
+    assert calls == [("raw", 4), ("served", 4), ("raw", None), ("served", None), ("served", None), ("raw", None),
+                     ("raw", None), ("served", None), ("served", None), ("raw", None)]
+    assert bench.prompts(9)[8] == "Scaling laws (1)" and len(set(bench.prompts(32))) == 32
