@@ -54,7 +54,8 @@ def test_this_machine_real_probes_pick_transformers():
     assert select_engine("auto")[0] == "transformers"
 
 
-def test_vllm_command_line(tmp_path, fm_tiny):
+def test_vllm_command_line(tmp_path, fm_tiny, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # the engines' threads are set only where the learner's are not
     (tmp_path / "c.toml").write_text('[gpu]\ngpu_memory_utilization = 0.4\nmax_model_len = 1024\n'
                                      'tensor_parallel_size = 2\nenforce_eager = true\n'
                                      '[gpu.lora_modules]\ntutor = "/a/tutor"\n')
@@ -115,6 +116,7 @@ def test_vllm_cpu_kv_cache_and_lora_rank_are_sized(tmp_path, fm_tiny, monkeypatc
     """vLLM's CPU KV cache (bytes) follows the model, context and batch (vLLM's own default is 4 GiB); a LoRA
     adapter of rank above vLLM's default 16 raises --max-lora-rank to the next value vLLM accepts; FM_TUTOR_VLLM_BIN
     may name another venv's python or its `vllm` script (the python beside it then runs the server module)."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     big = ResolvedModel("big", tmp_path / "big", "dir")
     big.path.mkdir()
     (big.path / "config.json").write_text(json.dumps({"num_attention_heads": 32, "hidden_size": 4096, "dtype":
@@ -299,6 +301,8 @@ def test_transformers_serve_on_a_cpu_gets_one_thread_for_a_small_model(tmp_path,
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     assert engines.engine_env("transformers", tiny, cfg, []) == {}  # the learner's own setting stays
     assert engines.engine_env("transformers", tiny, three, []) == {"OMP_NUM_THREADS": "3"}
+    assert "OMP_NUM_THREADS" not in engines.engine_env("vllm", tiny, cfg, [])
+    assert engines.engine_env("vllm", tiny, three, [])["OMP_NUM_THREADS"] == "3"
     from tutor.core.config import ConfigError
 
     with pytest.raises(ConfigError, match="cpu_threads must be >= 0"):

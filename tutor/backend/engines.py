@@ -197,8 +197,8 @@ def engine_env(engine: str, model: ResolvedModel, cfg: Config, gpus: list[GpuInf
         # In one process with the engine core's scheduler loop, the model gets cores - 1 OpenMP threads (what
         # vLLM's own `mp` binding gives its worker: it keeps a core for the scheduler), 1 for a small model.
         env["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
-        threads = cpu_threads(model, cfg) or max(1, (os.cpu_count() or 2) - 1)
-        env["OMP_NUM_THREADS"] = str(threads)
+        if cfg.cpu_threads > 0 or "OMP_NUM_THREADS" not in os.environ:
+            env["OMP_NUM_THREADS"] = str(cpu_threads(model, cfg) or max(1, (os.cpu_count() or 2) - 1))
     elif engine != "vllm":
         threads = None if gpus else cpu_threads(model, cfg)
         if threads and (cfg.cpu_threads > 0 or "OMP_NUM_THREADS" not in os.environ):
