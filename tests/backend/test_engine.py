@@ -3,6 +3,7 @@ vLLM path on a GPU driven through a stand-in for vLLM's CUDA server (the real CP
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.request
@@ -53,7 +54,8 @@ def test_this_machine_real_probes_pick_transformers():
     assert select_engine("auto")[0] == "transformers"
 
 
-def test_vllm_command_line(tmp_path, fm_tiny):
+def test_vllm_command_line(tmp_path, fm_tiny, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # the engines' threads are set only where the learner's are not
     (tmp_path / "c.toml").write_text('[gpu]\ngpu_memory_utilization = 0.4\nmax_model_len = 1024\n'
                                      'tensor_parallel_size = 2\nenforce_eager = true\n'
                                      '[gpu.lora_modules]\ntutor = "/a/tutor"\n')
@@ -76,8 +78,12 @@ def test_vllm_command_line(tmp_path, fm_tiny):
     assert cpu[:15] == cmd[:15] and "--dtype float32" in c
     # 512 positions x 32 requests, K and V, 4 layers, 2 KV heads of 32, fp32 = 32 MB (vLLM's CPU default: 4 GiB)
     assert f"--kv-cache-memory-bytes {2 * 4 * 2 * 32 * 4 * 512 * 32}" in c
-    assert not any(f in c for f in ("--gpu-memory-utilization", "--tensor-parallel-size", "--enforce-eager"))
-    assert engines.engine_env("vllm", resolve_model("fm-tiny"), cfg, []) == {"VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True"}
+    assert not any(f in c for f in ("--gpu-memory-utilization", "--tensor-parallel-size"))
+    # fewer processes (the model in the engine core process) and no compile pass: 1.6 GB RSS, not 2.4 GB
+    assert c.endswith("--distributed-executor-backend uni --enforce-eager --enable-lora --lora-modules tutor=/a/tutor")
+    assert "--distributed-executor-backend" not in s  # the GPU build keeps its executor
+    assert engines.engine_env("vllm", resolve_model("fm-tiny"), cfg, []) == {
+        "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True", "VLLM_ENABLE_V1_MULTIPROCESSING": "0", "OMP_NUM_THREADS": "1"}
     tcmd = " ".join(build_command("transformers", resolve_model("fm-tiny"), host="127.0.0.1", port=1,
                                   cfg=cfg, served_name="x", gpus=[]))
     assert "serve" in tcmd and "--device cpu" in tcmd and "--host 127.0.0.1 --port 1" in tcmd
@@ -110,6 +116,7 @@ def test_vllm_cpu_kv_cache_and_lora_rank_are_sized(tmp_path, fm_tiny, monkeypatc
     """vLLM's CPU KV cache (bytes) follows the model, context and batch (vLLM's own default is 4 GiB); a LoRA
     adapter of rank above vLLM's default 16 raises --max-lora-rank to the next value vLLM accepts; FM_TUTOR_VLLM_BIN
     may name another venv's python or its `vllm` script (the python beside it then runs the server module)."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     big = ResolvedModel("big", tmp_path / "big", "dir")
     big.path.mkdir()
     (big.path / "config.json").write_text(json.dumps({"num_attention_heads": 32, "hidden_size": 4096, "dtype":
@@ -117,7 +124,8 @@ def test_vllm_cpu_kv_cache_and_lora_rank_are_sized(tmp_path, fm_tiny, monkeypatc
                                                       "max_position_embeddings": 8192}))
     cfg = load_config(tmp_path / "none.toml", env={"FM_TUTOR_MAX_MODEL_LEN": "4096", "FM_TUTOR_MAX_BATCH": "8"})
     # 2 x 32 layers x 8 heads x 128 x 2 bytes = 128 KB a token; 4096 x 8 tokens = 4 GiB
-    assert engines.engine_env("vllm", big, cfg, []) == {}
+    assert engines.engine_env("vllm", big, cfg, []) == {  # no weights: cores - 1 threads for the model
+        "VLLM_ENABLE_V1_MULTIPROCESSING": "0", "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) - 1))}
     big_cmd = " ".join(build_command("vllm", big, host="h", port=1, cfg=cfg, served_name="x"))
     assert "--dtype bfloat16" in big_cmd and f"--kv-cache-memory-bytes {4 * 2**30}" in big_cmd
     assert engines.engine_env("transformers", big, cfg, []) == {}
@@ -269,3 +277,57 @@ def test_serve_adapter_says_what_it_cannot_do(tmp_path, monkeypatch):
     monkeypatch.setenv("FM_TUTOR_ENGINE_SERVING", "vllm")  # nothing listens on port 9
     with pytest.raises(runtime.AdapterError, match="could not reach the model server"):
         runtime.serve_adapter(tmp_path)
+
+
+def test_transformers_serve_on_a_cpu_gets_one_thread_for_a_small_model(tmp_path, fm_tiny, monkeypatch):
+    """fm-tiny (5 MB of weights) is served with one torch thread on a CPU (2 threads: ~4x slower at batch 1 on 2
+    shared cores); a big model keeps torch's default; cpu_threads overrides both, and a learner's own
+    OMP_NUM_THREADS is kept unless cpu_threads is set; on a GPU nothing."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    tiny = resolve_model("fm-tiny")
+    cfg = load_config(tmp_path / "none.toml", env={})
+    assert engines.cpu_threads(tiny, cfg) == 1
+    assert engines.engine_env("transformers", tiny, cfg, []) == {"OMP_NUM_THREADS": "1"}
+    assert engines.engine_env("transformers", tiny, cfg, GPU) == {}
+    assert engines.engine_env("vllm", tiny, cfg, [])["OMP_NUM_THREADS"] == "1"  # in its engine core process
+    assert "OMP_NUM_THREADS" not in engines.engine_env("vllm", tiny, cfg, GPU)
+    big = ResolvedModel("big", tmp_path / "big", "dir")
+    big.path.mkdir()
+    with open(big.path / "model.safetensors", "wb") as f:
+        f.truncate(engines.SMALL_MODEL_BYTES)  # sparse: 64 MB of weights without writing them
+    assert engines.cpu_threads(big, cfg) is None and engines.engine_env("transformers", big, cfg, []) == {}
+    three = load_config(tmp_path / "none.toml", env={"FM_TUTOR_CPU_THREADS": "3"})
+    assert engines.engine_env("transformers", big, three, []) == {"OMP_NUM_THREADS": "3"}
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert engines.engine_env("transformers", tiny, cfg, []) == {}  # the learner's own setting stays
+    assert engines.engine_env("transformers", tiny, three, []) == {"OMP_NUM_THREADS": "3"}
+    assert "OMP_NUM_THREADS" not in engines.engine_env("vllm", tiny, cfg, [])
+    assert engines.engine_env("vllm", tiny, three, [])["OMP_NUM_THREADS"] == "3"
+    from tutor.core.config import ConfigError
+
+    with pytest.raises(ConfigError, match="cpu_threads must be >= 0"):
+        load_config(tmp_path / "none.toml", env={"FM_TUTOR_CPU_THREADS": "-1"})
+
+
+def test_bench_model_alternates_raw_and_served_after_a_warm_up():
+    """bench model's rounds: both sides warmed up (4 tokens), then one raw and one served call a round, the order
+    switching each round, so a change in the machine's load touches both alike; each round's pair gives a ratio."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_model", Path(__file__).resolve().parents[1] / "benchmarks" / "bench_model.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    calls = []
+
+    def side(name, rate):
+        def call(tokens=None):
+            calls.append((name, tokens))
+            return rate
+        return call
+
+    r, s = bench.interleaved(side("raw", 100.0), side("served", 90.0), 4)
+    assert (r, s) == ([100.0] * 4, [90.0] * 4)
+    assert calls == [("raw", 4), ("served", 4), ("raw", None), ("served", None), ("served", None), ("raw", None),
+                     ("raw", None), ("served", None), ("served", None), ("raw", None)]
+    assert bench.prompts(9)[8] == "Scaling laws (1)" and len(set(bench.prompts(32))) == 32

@@ -80,6 +80,9 @@ def test_ready_and_endpoint_published(served, fm_tiny):
     saved = json.loads((d / "endpoint.json").read_text())
     assert saved["base_url"] == ep.base_url and oct((d / "endpoint.json").stat().st_mode & 0o777) == "0o600"
     assert srv.log_path.read_text().strip()  # the engine's output went to the log, not the terminal
+    # fm-tiny is served with one torch thread (engines.cpu_threads), unless the learner set OMP_NUM_THREADS
+    environ = dict(v.split(b"=", 1) for v in Path(f"/proc/{srv.pid}/environ").read_bytes().split(b"\0") if b"=" in v)
+    assert environ.get(b"OMP_NUM_THREADS") == os.environb.get(b"OMP_NUM_THREADS", b"1")
 
 
 @pytest.mark.timeout(240)

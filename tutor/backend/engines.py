@@ -157,11 +157,52 @@ def _lora_rank(paths: list[str]) -> int | None:
     return next((x for x in _LORA_RANKS if x >= r), _LORA_RANKS[-1]) if r > 16 else None
 
 
+SMALL_MODEL_BYTES = 64 << 20  # weights below this: one torch thread serves faster on a CPU (see cpu_threads)
+
+
+def _weight_bytes(model: ResolvedModel) -> int | None:
+    """The size of the model's weight files (safetensors or .bin), None when the directory does not say."""
+    try:
+        files = [f for f in Path(model.path).iterdir() if f.suffix in (".safetensors", ".bin")]
+        return sum(f.stat().st_size for f in files) or None
+    except OSError as e:
+        log.info("weights of %s not sized (%s)", model.path, e)
+        return None
+
+
+def cpu_threads(model: ResolvedModel, cfg: Config) -> int | None:
+    """The torch (OpenMP) threads transformers serve (and vLLM's CPU build) runs the model with on a CPU:
+    cpu_threads when set, else 1 for a small model (fm-tiny's 5 MB), else None (the engine's default).
+
+    Why 1 for a small model: each of its matrix products is too small to split, and OpenMP's fork/join and spinning
+    on every op cost more than a second core gives; with the bench, the lesson kernel or anything else on the
+    cores they also fight for them. Measured on 2 shared cores, fm-tiny, batch 1, 128 new tokens: 26 tok/s with 2
+    threads, 110 with 1 (raw generate with 1 thread: 98-116)."""
+    if cfg.cpu_threads > 0:
+        return cfg.cpu_threads
+    size = _weight_bytes(model)
+    return 1 if size is not None and size < SMALL_MODEL_BYTES else None
+
+
 def engine_env(engine: str, model: ResolvedModel, cfg: Config, gpus: list[GpuInfo] | None = None) -> dict[str, str]:
-    """Environment the engine is started with, besides the argv and the API key: with LoRA modules, vLLM may also
+    """Environment the engine is started with, besides the argv and the API key: transformers serve on a CPU gets
+    its torch threads (:func:`cpu_threads`; an OMP_NUM_THREADS of the learner's own is left alone unless
+    cpu_threads is set); vLLM's CPU build runs uniprocess with its threads set; with LoRA modules, vLLM may also
     load adapters at run time (tutor.runtime.serve_adapter)."""
     env: dict[str, str] = {}
-    if engine != "vllm":
+    if engine == "vllm" and not gpus:
+        # vLLM's CPU build: the model runs in the engine core process (no worker process; see build_command). vLLM
+        # turns the uniprocess executor back into `mp` unless V1 multiprocessing is off in its environment; with it
+        # off the API server still runs the engine core in a process of its own (vLLM's async server always does).
+        # In one process with the engine core's scheduler loop, the model gets cores - 1 OpenMP threads (what
+        # vLLM's own `mp` binding gives its worker: it keeps a core for the scheduler), 1 for a small model.
+        env["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+        if cfg.cpu_threads > 0 or "OMP_NUM_THREADS" not in os.environ:
+            env["OMP_NUM_THREADS"] = str(cpu_threads(model, cfg) or max(1, (os.cpu_count() or 2) - 1))
+    elif engine != "vllm":
+        threads = None if gpus else cpu_threads(model, cfg)
+        if threads and (cfg.cpu_threads > 0 or "OMP_NUM_THREADS" not in os.environ):
+            env["OMP_NUM_THREADS"] = str(threads)
         return env
     if cfg.gpu.lora_modules:
         env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"
@@ -197,6 +238,14 @@ def build_command(engine: str, model: ResolvedModel, *, host: str, port: int, cf
             dtype = _cpu_dtype(model)
             plan = kv_plan(model, cfg, dtype_bytes=_DTYPE_BYTES[dtype])
             cmd += ["--dtype", dtype, "--kv-cache-memory-bytes", str(plan.kv_bytes)]
+            # Memory: every vLLM process imports torch, transformers and vLLM (~700 MB RSS each, measured), so the
+            # fewest processes is what bounds it: the uniprocess executor runs the model in the engine core
+            # process instead of a worker process of its own (with VLLM_ENABLE_V1_MULTIPROCESSING=0, see
+            # engine_env): 3 processes -> 2, 2.40 GB -> 1.63 GB RSS for fm-tiny after 32 parallel 128-token
+            # requests. Eager: no torch.compile (inductor) pass at start, which took 60-80 s of a 100 s start and
+            # ~80 MB, for the same tok/s with fm-tiny (measured: batch 1/8/32 147/586/2204 before, 156/1054/2504
+            # after, both changes together).
+            cmd += ["--distributed-executor-backend", "uni", "--enforce-eager"]
         if g.lora_modules:
             cmd += ["--enable-lora"]
             rank = _lora_rank(list(g.lora_modules.values()))
