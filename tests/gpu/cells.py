@@ -99,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         logf = args.log / f"cells-{lid}.txt"
         if left < 20:
             summary["lessons"][lid] = {"rc": None, "note": "not started: the time budget was spent"}
+            for cid in sorted(gpu_ids[lid]):
+                summary["gpu_cells"][f"{lid}/{cid}"] = {"status": "not reached", "detail": "the time budget was spent"}
+            print(f"  lesson {lid}: not started, the time budget was spent", flush=True)
             return
         t = time.monotonic()
         with open(logf, "w", encoding="utf-8") as f:
