@@ -36,6 +36,36 @@ def test_error_with_traceback(shared):
     assert "return 1/0" in errs[0].text and "\x1b[" not in errs[0].text
 
 
+def test_a_checkpoint_the_machine_cannot_download_is_explained(shared):
+    """Found by the GPU check on an H200 without network: transformers' OSError does not say what to do."""
+    code = ("import os\ndef from_pretrained(name):\n    raise OSError(\"We couldn't connect to 'https://huggingface.co' "
+            "to load the files, and couldn't find them in the cached files.\")\n"
+            "model = from_pretrained('facebook/dinov2-small')")
+    r = shared.execute(code).result(30)
+    assert r.status == "error" and r.error.ename == "OSError"
+    first, why = r.message.split("\n", 1)
+    assert first.startswith("OSError: We couldn't connect to 'https://huggingface.co'")
+    assert why.startswith("The checkpoint facebook/dinov2-small is not in this machine's Hugging Face cache, and the "
+                          "hub cannot be reached from here")
+
+
+def test_error_messages_say_what_to_do_for_a_missing_checkpoint_or_a_full_gpu(monkeypatch):
+    from tutor.kernel.events import error_message
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert error_message(Error("ZeroDivisionError", "division by zero")) == "ZeroDivisionError: division by zero"
+    cant = Error("OSError", "Can't load image processor for 'facebook/dinov2-small'. If you were trying to load it ...")
+    assert error_message(cant) == f"OSError: {cant.evalue}"  # online, that message may mean a wrong name: no guess
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert "The checkpoint facebook/dinov2-small is not in this machine's Hugging Face cache" in error_message(cant)
+    hub = Error("LocalEntryNotFoundError", "Cannot find the requested files in the disk cache and outgoing traffic has "
+                "been disabled.", ["----> 3 tok = AutoTokenizer.from_pretrained(\"Qwen/Qwen2.5-7B\")"])
+    assert "The checkpoint Qwen/Qwen2.5-7B is not in" in error_message(hub)
+    oom = error_message(Error("OutOfMemoryError", "CUDA out of memory. Tried to allocate 2.00 GiB."))
+    assert oom.splitlines()[0] == "OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB."
+    assert "restart the kernel (R)" in oom
+
+
 def test_tqdm_progress_shows_last_state_only(shared):
     code = (
         "import sys, time\nfrom tqdm import tqdm\n"

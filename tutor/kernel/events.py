@@ -1,6 +1,7 @@
 """Output events and execution results (plain dataclasses, no Textual, no jupyter_client)."""
 from __future__ import annotations
 
+import os
 import re
 import signal
 from dataclasses import dataclass, field
@@ -42,6 +43,34 @@ class Error:
     def text(self) -> str:
         """The traceback without ANSI codes (or ``ename: evalue``)."""
         return strip_ansi("\n".join(self.traceback)) if self.traceback else f"{self.ename}: {self.evalue}"
+
+
+_HUB_MISSING = re.compile(r"couldn't connect to 'https://huggingface\.co'|Cannot find the requested files in the disk "
+                         r"cache|outgoing traffic has been disabled|HF_HUB_OFFLINE|offline mode is enabled|"
+                         r"not in the local hub cache|LocalEntryNotFoundError", re.I)
+_REPO_ID = re.compile(r"""["']([A-Za-z0-9][\w.-]*/[\w.-]+)["']""")
+
+
+def error_message(err: Error) -> str:
+    """The line a learner reads for a cell that raised: ``Name: value``, with what to do for the failures a GPU box
+    without network or with a full GPU brings (found by the GPU check: the exceptions themselves do not say)."""
+    value = strip_ansi(err.evalue)
+    head = f"{err.ename}: {value}".strip()
+    first = head.splitlines()[0] if head else err.ename
+    text = strip_ansi(err.text)
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")  # the kernels' too
+    if _HUB_MISSING.search(head) or (err.ename in ("OSError", "LocalEntryNotFoundError") and _HUB_MISSING.search(text)) \
+            or (offline and err.ename == "OSError" and value.startswith("Can't load")):
+        repo = _REPO_ID.search(value) or next((m for line in text.splitlines() if "from_pretrained" in line
+                                              for m in [_REPO_ID.search(line)] if m), None)
+        what = f"the checkpoint {repo.group(1)}" if repo else "a checkpoint or dataset this cell loads"
+        return (f"{first}\n{what[0].upper() + what[1:]} is not in this machine's Hugging Face cache, and the hub "
+                "cannot be reached from here (no network, or HF_HUB_OFFLINE=1). Run the cell once where the hub is "
+                "reachable (or `hf download` it there and copy ~/.cache/huggingface over): then it runs offline.")
+    if err.ename == "OutOfMemoryError" or "CUDA out of memory" in value:
+        return (f"{first}\nThe GPU ran out of memory. What earlier cells keep on it stays allocated: restart the "
+                "kernel (R) to free it, or make the cell's batch or sequence length smaller.")
+    return f"{err.ename}: {err.evalue}"
 
 
 @dataclass

@@ -19,7 +19,8 @@ from tutor.core.procs import interrupt_pid, kill_pid, pid_alive
 from tutor.core.registry import install as _registry_install
 from tutor.core.internals import keep_connection_file, kernel_process
 from tutor.kernel import detach as _reg
-from tutor.kernel.events import ClearOutput, Display, Error, Event, ExecResult, Result, Stream, died_message
+from tutor.kernel.events import (ClearOutput, Display, Error, Event, ExecResult, Result, Stream, died_message,
+                                 error_message)
 from tutor.kernel.sockets import shared_context
 from tutor.kernel.spec import KERNEL_NAME, kernel_env
 from tutor.core.config import ENV_KERNEL
@@ -419,7 +420,7 @@ class Kernel:
             return ExecResult("interrupted", ex.execution_count, error=err, message="the cell was aborted", stdout=out)
         if ex.interrupted and err.ename == "KeyboardInterrupt":
             return ExecResult("interrupted", ex.execution_count, error=err, message="interrupted", stdout=out)
-        return ExecResult("error", ex.execution_count, error=err, message=f"{err.ename}: {err.evalue}", stdout=out)
+        return ExecResult("error", ex.execution_count, error=err, message=error_message(err), stdout=out)
 
     async def run(self, code: str, timeout: float | None, on_event, store_history: bool = True) -> ExecResult:
         """Send one execute_request and wait for it (the caller holds the lock)."""
