@@ -190,21 +190,21 @@ def engine_env(engine: str, model: ResolvedModel, cfg: Config, gpus: list[GpuInf
     cpu_threads is set); vLLM's CPU build runs uniprocess with its threads set; with LoRA modules, vLLM may also
     load adapters at run time (tutor.runtime.serve_adapter)."""
     env: dict[str, str] = {}
-    if engine == "vllm" and not gpus:
-        # vLLM's CPU build: the model runs in the engine core process (no worker process; see build_command). vLLM
-        # turns the uniprocess executor back into `mp` unless V1 multiprocessing is off in its environment; with it
-        # off the API server still runs the engine core in a process of its own (vLLM's async server always does).
-        # In one process with the engine core's scheduler loop, the model gets cores - 1 OpenMP threads (what
-        # vLLM's own `mp` binding gives its worker: it keeps a core for the scheduler), 1 for a small model.
-        env["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
-        if cfg.cpu_threads > 0 or "OMP_NUM_THREADS" not in os.environ:
-            env["OMP_NUM_THREADS"] = str(cpu_threads(model, cfg) or max(1, (os.cpu_count() or 2) - 1))
-    elif engine != "vllm":
-        threads = None if gpus else cpu_threads(model, cfg)
-        if threads and (cfg.cpu_threads > 0 or "OMP_NUM_THREADS" not in os.environ):
-            env["OMP_NUM_THREADS"] = str(threads)
-        return env
-    if cfg.gpu.lora_modules:
+    threads = None
+    if not gpus:
+        threads = cpu_threads(model, cfg)
+        if engine == "vllm":
+            # vLLM's CPU build: the model runs in the engine core process (no worker process; see build_command).
+            # vLLM turns the uniprocess executor back into `mp` unless V1 multiprocessing is off in its environment;
+            # with it off the API server still runs the engine core in a process of its own (vLLM's async server
+            # always does). In one process with the engine core's scheduler loop, the model gets cores - 1 OpenMP
+            # threads (what vLLM's own `mp` binding gives its worker: it keeps a core for the scheduler), 1 for a
+            # small model.
+            env["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+            threads = threads or max(1, (os.cpu_count() or 2) - 1)
+    if threads and (cfg.cpu_threads > 0 or "OMP_NUM_THREADS" not in os.environ):
+        env["OMP_NUM_THREADS"] = str(threads)
+    if engine == "vllm" and cfg.gpu.lora_modules:
         env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"
     return env
 
