@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+from functools import lru_cache
 from pathlib import Path
 
 from tutor.course.loader import load_course_checked
@@ -21,8 +22,9 @@ def validate_course(root: Path | None = None) -> tuple[Course | None, list[Probl
             continue
         lesson = course.lesson(lid)
         problems.extend(lesson.problems)
-        problems.extend(_tutor_imports(lesson))
-        problems.extend(_gpu_rebinds(lesson))
+        trees = _cell_trees(lesson)
+        problems.extend(_tutor_imports(lesson, trees))
+        problems.extend(_gpu_rebinds(lesson, trees))
         if lesson.steps or not lesson.errors:
             lessons[lid] = lesson
 
@@ -74,6 +76,18 @@ def _cycles(course: Course, lessons: dict[str, Lesson]) -> list[Problem]:
     return out
 
 
+def _cell_trees(lesson: Lesson) -> list[ast.AST | None]:
+    """Each cell's syntax tree, None for a cell in IPython syntax (magics, !commands: the kernel judges it)."""
+    trees: list[ast.AST | None] = []
+    for cell in lesson.cells:
+        try:
+            trees.append(ast.parse(cell.code))
+        except SyntaxError:
+            trees.append(None)
+    return trees
+
+
+@lru_cache(maxsize=None)
 def _module_source(name: str) -> tuple[Path | None, bool]:
     """The source file of a ``tutor`` module and whether it is a package, found without importing it (a lesson's
     cells may name the kernel-side runtime, whose imports are heavy); (None, False) when there is no such module."""
@@ -100,7 +114,8 @@ def _module_source(name: str) -> tuple[Path | None, bool]:
     return src, bool(dirs) or (src is not None and src.name == "__init__.py")
 
 
-def _top_level_names(src: Path) -> set[str] | None:
+@lru_cache(maxsize=None)
+def _top_level_names(src: Path) -> frozenset[str] | None:
     """The names a module binds at its top level (None: it defines ``__getattr__``, so any name may exist)."""
     tree = ast.parse(src.read_text(encoding="utf-8"))
     names: set[str] = set()
@@ -123,18 +138,16 @@ def _top_level_names(src: Path) -> set[str] | None:
                     names.add(sub.name)
                 elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
                     names.add(sub.id)
-    return names
+    return frozenset(names)
 
 
-def _tutor_imports(lesson: Lesson) -> list[Problem]:
+def _tutor_imports(lesson: Lesson, trees: list[ast.AST | None]) -> list[Problem]:
     """Every ``tutor`` module and name a cell imports must exist in this install: a cell written against an old
     layout of the project (``from tutor.server import ...``) would otherwise fail only when a learner runs it."""
     out: list[Problem] = []
-    for cell in lesson.cells:
-        try:
-            tree = ast.parse(cell.code)
-        except SyntaxError:
-            continue  # IPython syntax (magics, !commands): the kernel judges it
+    for cell, tree in zip(lesson.cells, trees):
+        if tree is None:
+            continue
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 wanted = [(a.name, None) for a in node.names if a.name.split(".")[0] == "tutor"]
@@ -171,16 +184,10 @@ def _bound(tree: ast.AST, imports: bool = True) -> set[str]:
     return out
 
 
-def _gpu_rebinds(lesson: Lesson) -> list[Problem]:
+def _gpu_rebinds(lesson: Lesson, trees: list[ast.AST | None]) -> list[Problem]:
     """A GPU cell must not rebind a name that the CPU cells before it define and a later cell reads: on a GPU box the
     later cell would get the GPU cell's value (lesson 05's GPU MinHash once replaced the corpus ``docs`` with a
     tensor, and the next cells failed there only)."""
-    trees = []
-    for cell in lesson.cells:
-        try:
-            trees.append(ast.parse(cell.code))
-        except SyntaxError:
-            trees.append(None)
     out: list[Problem] = []
     for i, cell in enumerate(lesson.cells):
         if not cell.is_gpu or trees[i] is None:
