@@ -4,7 +4,7 @@ installed on CUDA, else transformers serve), then run every lesson through the t
 and summary.json (the server, and each GPU cell's outcome) into LOG_DIR.
 
 A GPU cell that fails only because a checkpoint or dataset cannot be downloaded (no network: HF_HUB_OFFLINE) is
-reported as `needs a download`, not as a failure of the cell. Usage:
+reported as `needs a download`, not as a failure of the cell: its message says so (tutor.kernel.events.error_message). Usage:
     python tests/gpu/cells.py LOG_DIR SECONDS [--jobs N] [--lessons 02,05]
 """
 from __future__ import annotations
@@ -19,12 +19,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from tutor.kernel.events import HUB_UNREACHABLE
+
 LINE = re.compile(r"^  (\S+?)(?: \[(?:starter|solution)\+check\])?\s+(ok|FAIL|skipped)\b ?(.*)$")
-OFFLINE = re.compile(r"HF_HUB_OFFLINE|offline mode|LocalEntryNotFoundError|couldn't connect to|Cannot reach|"
-                     r"not in the cached files|Temporary failure in name resolution|Name or service not known|"
-                     r"Network is unreachable|ConnectError|MaxRetryError|OfflineModeIsEnabled|"
-                     r"in the local hub cache|Can't load (image processor|feature extractor|tokenizer|processor|"
-                     r"config)|does not appear to have a file named", re.I)
 
 
 def outcomes(text: str, gpu_ids: set[str]) -> dict[str, dict]:
@@ -46,7 +43,7 @@ def outcomes(text: str, gpu_ids: set[str]) -> dict[str, dict]:
             body = "\n".join(tail)
             errs = [t.strip() for t in tail if re.match(r"^\s*\w*(Error|Exception)\b.*:", t)]
             entry["error"] = (errs[-1] if errs else rest.strip())[:300]
-            if OFFLINE.search(body) and os.environ.get("HF_HUB_OFFLINE"):
+            if HUB_UNREACHABLE in rest or HUB_UNREACHABLE in body:  # the cell's own message says so
                 entry["status"] = "needs a download"
         res[cid] = entry
     return res

@@ -47,7 +47,11 @@ class Error:
 
 _HUB_MISSING = re.compile(r"couldn't connect to 'https://huggingface\.co'|Cannot find the requested files in the disk "
                          r"cache|outgoing traffic has been disabled|HF_HUB_OFFLINE|offline mode is enabled|"
-                         r"not in the local hub cache|LocalEntryNotFoundError", re.I)
+                         r"in the local hub cache|LocalEntryNotFoundError", re.I)
+# transformers' and diffusers' words for a checkpoint they could not load: with the hub switched off, a missing download
+_CANNOT_LOAD = re.compile(r"^Can't load|does not appear to have a file named")
+# what a cell's message says under the exception when its checkpoint cannot be had here (tests/gpu/cells.py reads it)
+HUB_UNREACHABLE = "in this machine's Hugging Face cache, and the hub cannot be reached from here"
 _REPO_ID = re.compile(r"""["']([A-Za-z0-9][\w.-]*/[\w.-]+)["']""")
 
 
@@ -60,13 +64,14 @@ def error_message(err: Error) -> str:
     text = strip_ansi(err.text)
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")  # the kernels' too
     if _HUB_MISSING.search(head) or (err.ename in ("OSError", "LocalEntryNotFoundError") and _HUB_MISSING.search(text)) \
-            or (offline and err.ename == "OSError" and value.startswith("Can't load")):
-        repo = _REPO_ID.search(value) or next((m for line in text.splitlines() if "from_pretrained" in line
-                                              for m in [_REPO_ID.search(line)] if m), None)
-        what = f"the checkpoint {repo.group(1)}" if repo else "a checkpoint or dataset this cell loads"
-        return (f"{first}\n{what[0].upper() + what[1:]} is not in this machine's Hugging Face cache, and the hub "
-                "cannot be reached from here (no network, or HF_HUB_OFFLINE=1). Run the cell once where the hub is "
-                "reachable (or `hf download` it there and copy ~/.cache/huggingface over): then it runs offline.")
+            or (offline and err.ename == "OSError" and _CANNOT_LOAD.search(value)):
+        repos = list(dict.fromkeys(_REPO_ID.findall(value))) or next(
+            ([m.group(1)] for line in text.splitlines() if "from_pretrained" in line
+             for m in [_REPO_ID.search(line)] if m), [])
+        who = (f"None of the checkpoints {', '.join(repos)} is" if len(repos) > 1
+               else f"The checkpoint {repos[0]} is not" if repos else "A checkpoint or dataset this cell loads is not")
+        return (f"{first}\n{who} {HUB_UNREACHABLE} (no network, or HF_HUB_OFFLINE=1). Run the cell once where the hub "
+                "is reachable (or `hf download` it there and copy ~/.cache/huggingface over): then it runs offline.")
     if err.ename == "OutOfMemoryError" or "CUDA out of memory" in value:
         return (f"{first}\nThe GPU ran out of memory. What earlier cells keep on it stays allocated: restart the "
                 "kernel (R) to free it, or make the cell's batch or sequence length smaller.")
